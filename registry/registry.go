@@ -1,10 +1,14 @@
-// Package registry owns the OCI Distribution data plane (/v2) and, later, ACR's /acr/v1
-// API: routing by repository name, the push/pull/delete rules, and garbage collection.
+// Package registry owns the OCI Distribution v1.1 data plane (/v2): routing by repository
+// name, the rules of push, pull, mount and delete, referrers, pagination, upload expiry and
+// garbage collection. It speaks HTTP at its edge and keeps storage behind blob.Store and
+// meta.Store.
 package registry
 
 import (
+	"hash/maphash"
 	"log/slog"
-	"net/http"
+	"sync"
+	"time"
 
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/meta"
@@ -15,22 +19,37 @@ type Options struct {
 	Blobs  blob.Store
 	Meta   meta.Store
 	Logger *slog.Logger
+	// Now is the clock (GC grace, upload expiry); time.Now when nil.
+	Now func() time.Time
 }
 
 // Registry serves /v2/.
 type Registry struct {
-	opts Options
+	blobs blob.Store
+	meta  meta.Store
+	log   *slog.Logger
+	now   func() time.Time
+
+	uploadLocks [64]sync.Mutex // serialise requests on one upload session
+	lockSeed    maphash.Seed
 }
 
 // New returns a Registry over the given stores.
 func New(opts Options) *Registry {
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
+	g := &Registry{blobs: opts.Blobs, meta: opts.Meta, log: opts.Logger, now: opts.Now, lockSeed: maphash.MakeSeed()}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
 	}
-	return &Registry{opts: opts}
+	if g.now == nil {
+		g.now = time.Now
+	}
+	return g
 }
 
-// ServeHTTP serves every path under /v2/. (Placeholder until the handlers land.)
-func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	http.Error(w, "not implemented", http.StatusNotImplemented)
+// lockUpload serialises requests for one upload session within this process; the caller
+// must call the returned unlock.
+func (g *Registry) lockUpload(id string) (unlock func()) {
+	m := &g.uploadLocks[maphash.String(g.lockSeed, id)%uint64(len(g.uploadLocks))]
+	m.Lock()
+	return m.Unlock
 }
