@@ -57,8 +57,9 @@ func (g *Registry) lookupManifest(ctx context.Context, name, reference string) (
 		}
 		return g.meta.Manifest(ctx, name, d)
 	}
-	if err := oci.ValidateTag(reference); err != nil {
-		return nil, err
+	if oci.ValidateTag(reference) != nil {
+		// No such tag can exist; the spec's only answer for a manifest not found is 404.
+		return nil, meta.ErrTagNotFound
 	}
 	return g.meta.TaggedManifest(ctx, name, reference)
 }
@@ -198,6 +199,9 @@ func (g *Registry) platform(ctx context.Context, m *oci.Manifest) (os, arch stri
 // manifest and its tags go; by tag only the tag goes.
 func (g *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, p params) error {
 	tag, d, err := parseReference(p.last)
+	if errors.Is(err, oci.ErrInvalidTag) {
+		return meta.ErrTagNotFound // as for GET: a tag that cannot exist is not found
+	}
 	if err != nil {
 		return err
 	}
