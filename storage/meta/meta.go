@@ -20,7 +20,7 @@ import (
 
 // Errors returned by stores. Callers test with errors.Is / errors.As.
 var (
-	// ErrRepositoryNotFound: the repository holds no manifest and no blob.
+	// ErrRepositoryNotFound: nothing was ever pushed to a repository of that name.
 	ErrRepositoryNotFound = errors.New("meta: repository not found")
 	// ErrManifestNotFound: no manifest with that digest in that repository.
 	ErrManifestNotFound = errors.New("meta: manifest not found")
@@ -107,9 +107,11 @@ type Store interface {
 	// not empty, points tag at it, in one transaction. It returns *MissingReferencesError
 	// when a reference is not in the repository (blobs linked, manifests stored).
 	PutManifest(ctx context.Context, m *Manifest, tag string) error
-	// Manifest returns a manifest by digest, or ErrManifestNotFound.
+	// Manifest returns a manifest by digest, or ErrManifestNotFound. References are not
+	// loaded (nil): the read path needs only the content.
 	Manifest(ctx context.Context, repository string, d digest.Digest) (*Manifest, error)
-	// TaggedManifest returns the manifest a tag points at, or ErrTagNotFound.
+	// TaggedManifest returns the manifest a tag points at, or ErrTagNotFound. References
+	// are not loaded, as for Manifest.
 	TaggedManifest(ctx context.Context, repository, tag string) (*Manifest, error)
 	// DeleteManifest removes a manifest and every tag pointing at it, or returns
 	// ErrManifestNotFound.
