@@ -1,0 +1,38 @@
+package main
+
+import (
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cerulean-registry/cerulean/registry"
+	"github.com/cerulean-registry/cerulean/server"
+)
+
+func newGCCmd() *cobra.Command {
+	var (
+		dataDir string
+		opts    registry.GCOptions
+	)
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove blobs (and, with --untagged, manifests) that nothing references",
+		Long: `Remove blobs that no manifest references and, with --untagged, manifests that no tag
+reaches. Safe while a server runs on the same data directory: blobs newer than --grace are
+kept, so pushes in progress keep theirs. Flags also read CERULEAN_<FLAG>.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := server.Resolve(cmd.Flags(), os.LookupEnv); err != nil {
+				return err
+			}
+			log := server.NewLogger(cmd.ErrOrStderr(), "auto", "info")
+			return server.GC(cmd.Context(), dataDir, opts, cmd.OutOrStdout(), log)
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data", "./data", "data `dir`ectory of the server")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be removed, remove nothing")
+	cmd.Flags().BoolVar(&opts.Untagged, "untagged", false, "also remove manifests that no tag reaches")
+	cmd.Flags().DurationVar(&opts.Grace, "grace", time.Hour, "keep blobs pushed or linked within this `duration`")
+	return cmd
+}

@@ -1,0 +1,45 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/cerulean-registry/cerulean/registry"
+)
+
+// GC runs one garbage collection over the stores of dataDir and writes what it removed
+// (or, with opts.DryRun, would remove) to out, one line per item and a summary. It is safe
+// while a server runs on the same directory: opts.Grace protects pushes in progress.
+func GC(ctx context.Context, dataDir string, opts registry.GCOptions, out io.Writer, log *slog.Logger) error {
+	// Opening the stores would create an empty data directory; a typo should fail instead.
+	if _, err := os.Stat(dataDir); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	blobs, md, err := openStores(dataDir)
+	if err != nil {
+		return err
+	}
+	rep, err := registry.New(registry.Options{Blobs: blobs, Meta: md, Logger: log}).CollectGarbage(ctx, opts)
+	writeGCReport(out, rep, opts.DryRun)
+	return errors.Join(err, md.Close())
+}
+
+// writeGCReport lists a (possibly partial) report: a run that failed midway still removed
+// what it lists.
+func writeGCReport(w io.Writer, rep registry.GCReport, dryRun bool) {
+	verb := "removed"
+	if dryRun {
+		verb = "would remove"
+	}
+	for _, m := range rep.Manifests {
+		fmt.Fprintf(w, "manifest %s@%s\n", m.Repository, m.Digest)
+	}
+	for _, d := range rep.Blobs {
+		fmt.Fprintf(w, "blob %s\n", d)
+	}
+	fmt.Fprintf(w, "%s %d manifests, %d blobs, %d bytes\n", verb, len(rep.Manifests), len(rep.Blobs), rep.BytesFreed)
+}
