@@ -22,6 +22,9 @@ type GCOptions struct {
 	// Grace spares blobs committed or linked more recently than this, so that a push in
 	// progress (blobs first, manifest last) never loses a blob.
 	Grace time.Duration
+	// UploadTTL ends upload sessions idle for longer than this (0 leaves them alone), so
+	// that sessions a crashed or vanished client left behind are reclaimed.
+	UploadTTL time.Duration
 }
 
 // GCReport says what a run removed (or, in a dry run, would remove).
@@ -29,6 +32,7 @@ type GCReport struct {
 	Manifests  []meta.ManifestRef
 	Blobs      []digest.Digest
 	BytesFreed int64
+	Uploads    []string // ids of expired upload sessions
 }
 
 // CollectGarbage removes untagged manifests when asked, then every blob that no manifest
@@ -37,6 +41,13 @@ type GCReport struct {
 // concurrent manifest push either keeps the blob or fails cleanly.
 func (g *Registry) CollectGarbage(ctx context.Context, opts GCOptions) (GCReport, error) {
 	var rep GCReport
+	if opts.UploadTTL > 0 {
+		ids, err := g.expireUploads(ctx, opts.UploadTTL, opts.DryRun)
+		rep.Uploads = ids
+		if err != nil {
+			return rep, fmt.Errorf("gc: expire uploads: %w", err)
+		}
+	}
 	if opts.Untagged {
 		refs, err := g.meta.UnreachableManifests(ctx)
 		if err != nil {

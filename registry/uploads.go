@@ -281,6 +281,12 @@ func blobCreated(w http.ResponseWriter, name string, d digest.Digest) {
 
 // ExpireUploads cancels sessions idle for longer than ttl and reports how many went.
 func (g *Registry) ExpireUploads(ctx context.Context, ttl time.Duration) (int, error) {
+	ids, err := g.expireUploads(ctx, ttl, false)
+	return len(ids), err
+}
+
+// expireUploads ends (or, in a dry run, lists) the sessions idle for longer than ttl.
+func (g *Registry) expireUploads(ctx context.Context, ttl time.Duration, dryRun bool) ([]string, error) {
 	cutoff := g.now().Add(-ttl)
 	var stale []string
 	err := g.blobs.WalkUploads(ctx, func(u blob.UploadInfo) error {
@@ -289,16 +295,16 @@ func (g *Registry) ExpireUploads(ctx context.Context, ttl time.Duration) (int, e
 		}
 		return nil
 	})
-	if err != nil {
-		return 0, err
+	if err != nil || dryRun {
+		return stale, err
 	}
-	n := 0
+	expired := stale[:0]
 	for _, id := range stale {
 		if g.expire(ctx, id, cutoff) {
-			n++
+			expired = append(expired, id)
 		}
 	}
-	return n, nil
+	return expired, nil
 }
 
 // expire cancels one session if it is still idle once locked.

@@ -41,5 +41,9 @@ func writeGCReport(w io.Writer, rep registry.GCReport, dryRun bool) {
 	for _, d := range rep.Blobs {
 		fmt.Fprintf(w, "blob %s\n", d)
 	}
-	fmt.Fprintf(w, "%s %d manifests, %d blobs, %d bytes\n", verb, len(rep.Manifests), len(rep.Blobs), rep.BytesFreed)
+	for _, id := range rep.Uploads {
+		fmt.Fprintf(w, "upload %s\n", id)
+	}
+	fmt.Fprintf(w, "%s %d manifests, %d blobs, %d bytes, %d upload sessions\n",
+		verb, len(rep.Manifests), len(rep.Blobs), rep.BytesFreed, len(rep.Uploads))
 }

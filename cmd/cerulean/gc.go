@@ -34,5 +34,6 @@ kept, so pushes in progress keep theirs. Flags also read CERULEAN_<FLAG>.`,
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be removed, remove nothing")
 	cmd.Flags().BoolVar(&opts.Untagged, "untagged", false, "also remove manifests that no tag reaches")
 	cmd.Flags().DurationVar(&opts.Grace, "grace", time.Hour, "keep blobs pushed or linked within this `duration`")
+	cmd.Flags().DurationVar(&opts.UploadTTL, "upload-ttl", 24*time.Hour, "end upload sessions idle for longer than this `duration` (0: keep all)")
 	return cmd
 }

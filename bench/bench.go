@@ -1,0 +1,186 @@
+// Package bench owns `cerulean bench`: it starts a cerulean binary as a child process and
+// measures it over HTTPS with the OCI distribution API — throughput of one big blob,
+// rates of many small images, manifest GETs in a small and a heavily tagged repository —
+// each beside a baseline measured in the same run on the same machine (Go's file server
+// for pulls, a plain write + SHA-256 + fsync for pushes), plus the server's peak memory.
+//
+// Figures are printed, never asserted: speed is judged by reading them against their
+// baselines and the reference registries, not by timed tests.
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Options configure a run. Zero fields take the defaults given on each.
+//
+// The run makes a fresh scratch directory inside WorkDir (default: the system temp
+// directory) for the server's data, the baseline files and the server's log, and removes
+// it afterwards unless Keep. Put WorkDir on the disk to be measured: on a tmpfs the
+// fsyncs of both Cerulean and the push baseline cost nothing.
+type Options struct {
+	Binary           string        // cerulean binary to start as the server under test (required)
+	WorkDir          string        // where the scratch directory is made
+	BigBlob          int64         // size of the big blob, default 512 MiB
+	SmallImages      int           // small images pushed and pulled, default 1000
+	Concurrency      int           // clients for small images and setup, default 16
+	ManifestConns    int           // connections for manifest GETs, default 32
+	ManifestDuration time.Duration // length of each manifest GET measurement, default 5s
+	Tags             int           // tags in the large repository, default 10000
+	Keep             bool          // keep the scratch directory (server data, baseline files, server log)
+}
+
+// rssLimit is the most memory the server may hold at its peak (decimal megabytes, as the
+// requirement states it).
+const rssLimit = 50_000_000
+
+func (o Options) withDefaults() (Options, error) {
+	if o.Binary == "" {
+		return o, errors.New("bench: Options.Binary must name the cerulean binary")
+	}
+	setDefault(&o.BigBlob, 512<<20)
+	setDefault(&o.SmallImages, 1000)
+	setDefault(&o.Concurrency, 16)
+	setDefault(&o.ManifestConns, 32)
+	setDefault(&o.ManifestDuration, 5*time.Second)
+	setDefault(&o.Tags, 10000)
+	return o, nil
+}
+
+func setDefault[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
+}
+
+func (o Options) settings() Settings {
+	return Settings{
+		BigBlobBytes: o.BigBlob, SmallImages: o.SmallImages, Concurrency: o.Concurrency,
+		ManifestConns: o.ManifestConns, ManifestDuration: o.ManifestDuration, Tags: o.Tags,
+	}
+}
+
+// Run starts the server under test, runs every measurement in turn, printing a table to
+// out as figures arrive, stops the server and returns the figures. A failed run keeps its
+// scratch directory, whose server.log usually tells why.
+func Run(ctx context.Context, opts Options, out io.Writer) (Report, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return Report{}, err
+	}
+	dir, err := os.MkdirTemp(opts.WorkDir, "cerulean-bench-")
+	if err != nil {
+		return Report{}, err
+	}
+	r := &runner{opts: opts, out: out, dir: dir, report: Report{Settings: opts.settings(), RSSLimitBytes: rssLimit}}
+	err = r.run(ctx)
+	if err != nil || opts.Keep {
+		fmt.Fprintf(out, "scratch directory kept: %s\n", dir)
+	} else {
+		err = os.RemoveAll(dir)
+	}
+	return r.report, err
+}
+
+// runner holds what the phases of one run share.
+type runner struct {
+	opts   Options
+	out    io.Writer
+	dir    string
+	report Report
+	target *target
+	rss    *rssSampler
+	files  *fileServer
+	base   baselineFiles
+}
+
+func (r *runner) run(ctx context.Context) (err error) {
+	start := time.Now()
+	r.base = baselineFiles{dir: filepath.Join(r.dir, "baseline")}
+	if err := os.MkdirAll(r.base.path("/images"), 0o755); err != nil {
+		return err
+	}
+	if r.files, err = startFileServer(r.base.dir); err != nil {
+		return err
+	}
+	defer r.files.close()
+	r.target, err = startTarget(ctx, r.opts.Binary, filepath.Join(r.dir, "data"), filepath.Join(r.dir, "server.log"))
+	if err != nil {
+		return err
+	}
+	r.rss = startRSSSampler(r.target.pid(), 100*time.Millisecond)
+	err = r.phases(ctx)
+	// The peak is read before stopping: the process's /proc entry goes with it.
+	hwm, hwmErr := statusKiB(r.target.pid(), "VmHWM")
+	r.report.MaxSampledRSSBytes = r.rss.finish()
+	r.report.PeakRSSBytes = hwm
+	err = errors.Join(err, hwmErr, r.target.stop())
+	r.report.Elapsed = time.Since(start)
+	if hwmErr == nil {
+		printMemory(r.out, r.report)
+	}
+	return err
+}
+
+// backgroundLoad is how many cores other work keeps busy while the bench idles: with
+// the machine shared, this says how far to trust the figures.
+func backgroundLoad(ctx context.Context) (float64, error) {
+	start := markCPU(0)
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(time.Second):
+	}
+	return markCPU(0).since(start).Other, nil
+}
+
+func (r *runner) phases(ctx context.Context) error {
+	printHeader(r.out, r.report.Settings)
+	bg, err := backgroundLoad(ctx)
+	if err != nil {
+		return err
+	}
+	r.report.BackgroundCPU = bg
+	fmt.Fprintf(r.out, "(before the run, the rest of the machine kept %.2f cores busy)\n", bg)
+	for _, phase := range []func(context.Context) error{r.bigBlob, r.smallImages, r.manifestGets} {
+		if err := phase(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add records a result and prints its row.
+func (r *runner) add(res Result) {
+	r.report.Results = append(r.report.Results, res)
+	printResult(r.out, res)
+}
+
+// usage is what one measurement cost: CPU time on each side and the server's memory.
+type usage struct {
+	cpuUse
+	rss int64 // the largest VmRSS of the server sampled during the measurement
+	hwm int64 // the server's VmHWM after it: where it rises tells which step set the peak
+}
+
+// measure runs fn and returns how long it took and what it cost.
+func (r *runner) measure(fn func() error) (usage, error) {
+	pid := r.target.pid()
+	r.rss.openWindow()
+	start := markCPU(pid)
+	err := fn()
+	u := usage{cpuUse: markCPU(pid).since(start), rss: r.rss.closeWindow()}
+	u.hwm, _ = statusKiB(pid, "VmHWM") // a server gone shows as 0; the run fails anyway
+	return u, err
+}
+
+// perSec turns an amount done during a measurement into a rate.
+func perSec(amount float64, u usage) measured {
+	return measured{value: amount / u.Elapsed.Seconds(), use: u}
+}

@@ -1,0 +1,75 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cerulean-registry/cerulean/internal/testserver"
+)
+
+// TestRunSmoke runs the whole bench at tiny sizes against the real binary. It checks that
+// every figure was measured, never how fast: timings belong in the printed report.
+func TestRunSmoke(t *testing.T) {
+	var out bytes.Buffer
+	rep, err := Run(context.Background(), Options{
+		Binary:           testserver.Binary(t),
+		WorkDir:          t.TempDir(),
+		BigBlob:          1 << 20,
+		SmallImages:      20,
+		Concurrency:      4,
+		ManifestConns:    4,
+		ManifestDuration: 200 * time.Millisecond,
+		Tags:             50,
+	}, &out)
+	t.Log("\n" + out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"blob push, one POST", "blob push, 64 MiB PATCHes", "blob pull", "blob pull, HTTP/1.1",
+		"4 KiB image push", "4 KiB image pull", "manifest GET, 1 tag", "manifest GET, 50 tags"}
+	if len(rep.Results) != len(names) {
+		t.Fatalf("got %d results, want %d: %+v", len(rep.Results), len(names), rep.Results)
+	}
+	for i, r := range rep.Results {
+		if r.Name != names[i] {
+			t.Errorf("result %d is %q, want %q", i, r.Name, names[i])
+		}
+		if r.Cerulean <= 0 || r.Baseline <= 0 || r.Ratio <= 0 {
+			t.Errorf("%s: figures missing: %+v", r.Name, r)
+		}
+		if strings.HasPrefix(r.Name, "manifest") && (r.Latency == nil || r.Latency.P50 <= 0) {
+			t.Errorf("%s: latency missing", r.Name)
+		}
+		if !strings.Contains(out.String(), r.Name) {
+			t.Errorf("%s: not printed", r.Name)
+		}
+	}
+	if rep.PeakRSSBytes <= 0 || rep.MaxSampledRSSBytes <= 0 || rep.TagPutsPerSec <= 0 {
+		t.Errorf("memory or set-up figures missing: %+v", rep)
+	}
+	if rep.Protocol == "" {
+		t.Error("protocol not recorded")
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestOptionsDefaults(t *testing.T) {
+	if _, err := (Options{}).withDefaults(); err == nil {
+		t.Error("no error without a binary")
+	}
+	o, err := Options{Binary: "x", Tags: 7}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Options{Binary: "x", BigBlob: 512 << 20, SmallImages: 1000, Concurrency: 16,
+		ManifestConns: 32, ManifestDuration: 5 * time.Second, Tags: 7}
+	if o != want {
+		t.Errorf("got %+v, want %+v", o, want)
+	}
+}

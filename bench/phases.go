@@ -1,0 +1,314 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// Baseline names, as the JSON report gives them.
+const (
+	baselineWrite      = "write + SHA-256 + fsync"
+	baselineFileServer = "Go http.FileServer over TLS"
+)
+
+// chunkSize is the PATCH size of the chunked big-blob push.
+const chunkSize = 64 << 20
+
+// Repositories the run writes to.
+const (
+	repoBig    = "bench/big"
+	repoSmall  = "bench/small"
+	repoOneTag = "bench/one-tag"
+	repoTagged = "bench/many-tags"
+)
+
+// bigBlob measures pushing the big blob in one POST and in chunks, and pulling it.
+// The two pushes use different bytes, so the second cannot find the blob already stored.
+func (r *runner) bigBlob(ctx context.Context) error {
+	hashStart := time.Now()
+	mono, chunked := newBlobSpec(1, r.opts.BigBlob), newBlobSpec(2, r.opts.BigBlob)
+	fmt.Fprintf(r.out, "(generated and hashed 2 × %s in %s)\n", mib(r.opts.BigBlob), time.Since(hashStart).Round(time.Millisecond))
+	if err := r.pushBigBlob(ctx, mono, chunked); err != nil {
+		return err
+	}
+	return r.pullBigBlob(ctx, mono)
+}
+
+// pushBigBlob pushes one blob in a single POST and the other in PATCHes of chunkSize, on
+// one connection, and writes the first to disk as their common baseline.
+func (r *runner) pushBigBlob(ctx context.Context, mono, chunked blobSpec) error {
+	write, err := r.measure(func() error { return writeBaseline(r.base.path(bigBlobFile), mono) })
+	if err != nil {
+		return err
+	}
+	c, err := newClient(r.target.base, r.target.roots, true)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	if r.report.Protocol, err = c.proto(ctx); err != nil {
+		return err
+	}
+	mibs := float64(mono.size) / (1 << 20)
+	push, err := r.measure(func() error { return c.pushBlob(ctx, repoBig, mono.digest, mono.size, mono.reader()) })
+	if err != nil {
+		return err
+	}
+	r.add(result("blob push, one POST", "MiB/s", baselineWrite, "distribution ~400 MiB/s", perSec(mibs, push), perSec(mibs, write)))
+	pushChunked, err := r.measure(func() error {
+		return c.pushBlobChunked(ctx, repoBig, chunked.digest, chunked.size, chunkSize, chunked.reader())
+	})
+	if err != nil {
+		return err
+	}
+	r.add(result("blob push, 64 MiB PATCHes", "MiB/s", baselineWrite, "distribution ~400 MiB/s", perSec(mibs, pushChunked), perSec(mibs, write)))
+	return nil
+}
+
+// writeBaseline writes the blob durably and checks that the bytes are the ones hashed.
+func writeBaseline(path string, b blobSpec) error {
+	d, err := writeDurably(path, b.reader())
+	if err == nil && d != b.digest {
+		err = fmt.Errorf("generator is not deterministic: wrote %s, hashed %s", d, b.digest)
+	}
+	return err
+}
+
+// pullBigBlob fetches the big blob from Go's file server and from the registry with the
+// same client code; both files were just written, so both come from the page cache. It
+// pulls over the protocol the servers offer (HTTP/2, as Go clients with a default
+// transport take it) and again over HTTP/1.1 (as the docker daemon speaks), because
+// Go's HTTP/2 moves bulk data at a fraction of HTTP/1.1's rate.
+func (r *runner) pullBigBlob(ctx context.Context, b blobSpec) error {
+	for _, http2 := range []bool{true, false} {
+		name := "blob pull"
+		if !http2 {
+			name += ", HTTP/1.1"
+		}
+		base, err := r.pullOnce(ctx, r.files.base, r.files.roots, http2, bigBlobFile, b.size)
+		if err != nil {
+			return err
+		}
+		pull, err := r.pullOnce(ctx, r.target.base, r.target.roots, http2, "/v2/"+repoBig+"/blobs/"+b.digest, b.size)
+		if err != nil {
+			return err
+		}
+		r.add(result(name, "MiB/s", baselineFileServer, "distribution ~800 MiB/s", pull, base))
+	}
+	return nil
+}
+
+// pullOnce fetches ref of size bytes from base on a new, warm connection.
+func (r *runner) pullOnce(ctx context.Context, base string, roots *x509.CertPool, http2 bool, ref string, size int64) (measured, error) {
+	cs, err := newClients(ctx, 1, base, roots, http2)
+	if err != nil {
+		return measured{}, err
+	}
+	defer closeClients(cs)
+	u, err := r.measure(func() error { return cs[0].fetch(ctx, ref, size) })
+	return perSec(float64(size)/(1<<20), u), err
+}
+
+// smallImages pushes and then pulls SmallImages single-layer images from Concurrency
+// clients at once, each client on its own connection.
+func (r *runner) smallImages(ctx context.Context) error {
+	imgs := make([]image, r.opts.SmallImages)
+	for i := range imgs {
+		imgs[i] = makeImage(i)
+	}
+	cs, err := newClients(ctx, r.opts.Concurrency, r.target.base, r.target.roots, true)
+	if err != nil {
+		return err
+	}
+	defer closeClients(cs)
+	if err := r.pushImages(ctx, cs, imgs); err != nil {
+		return err
+	}
+	return r.pullImages(ctx, cs, imgs)
+}
+
+// pushImages pushes imgs to the registry, and writes their objects as the baseline.
+func (r *runner) pushImages(ctx context.Context, cs []*client, imgs []image) error {
+	n := len(imgs)
+	writers := make([]struct{}, len(cs))
+	write, err := r.measure(func() error {
+		return forEach(ctx, writers, n, func(_ context.Context, _ struct{}, i int) error { return r.writeImage(i, imgs[i]) })
+	})
+	if err != nil {
+		return err
+	}
+	push, err := r.measure(func() error {
+		return forEach(ctx, cs, n, func(ctx context.Context, c *client, i int) error {
+			return pushImage(ctx, c, repoSmall, imageTag(i), imgs[i])
+		})
+	})
+	if err != nil {
+		return err
+	}
+	r.add(result("4 KiB image push", "img/s", baselineWrite, "distribution 88/s", perSec(float64(n), push), perSec(float64(n), write)))
+	return nil
+}
+
+// pullImages pulls imgs from the registry, and their objects from the file server as
+// the baseline.
+func (r *runner) pullImages(ctx context.Context, cs []*client, imgs []image) error {
+	n := len(imgs)
+	fcs, err := newClients(ctx, len(cs), r.files.base, r.files.roots, true)
+	if err != nil {
+		return err
+	}
+	defer closeClients(fcs)
+	read, err := r.measure(func() error {
+		return forEach(ctx, fcs, n, func(ctx context.Context, c *client, i int) error { return fetchImageFiles(ctx, c, i, imgs[i]) })
+	})
+	if err != nil {
+		return err
+	}
+	pull, err := r.measure(func() error {
+		return forEach(ctx, cs, n, func(ctx context.Context, c *client, i int) error { return pullImage(ctx, c, imageTag(i), imgs[i]) })
+	})
+	if err != nil {
+		return err
+	}
+	r.add(result("4 KiB image pull", "img/s", baselineFileServer, "distribution 336/s", perSec(float64(n), pull), perSec(float64(n), read)))
+	return nil
+}
+
+func imageTag(i int) string { return "img-" + strconv.Itoa(i) }
+
+// writeImage is the push baseline of one image: its three objects written durably.
+func (r *runner) writeImage(i int, img image) error {
+	m, c, l := imageFiles(i)
+	for _, f := range []struct {
+		ref  string
+		data []byte
+	}{{c, img.config}, {l, img.layer}, {m, img.manifest}} {
+		if _, err := writeDurably(r.base.path(f.ref), bytes.NewReader(f.data)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pushImage pushes an image as a client does: its blobs, then its manifest.
+func pushImage(ctx context.Context, c *client, repo, tag string, img image) error {
+	if err := c.pushBlob(ctx, repo, img.configDigest, int64(len(img.config)), bytes.NewReader(img.config)); err != nil {
+		return err
+	}
+	if err := c.pushBlob(ctx, repo, img.layerDigest, int64(len(img.layer)), bytes.NewReader(img.layer)); err != nil {
+		return err
+	}
+	return c.putManifest(ctx, repo, tag, img.manifest)
+}
+
+// pullImage pulls an image as a client does: the manifest by tag, then its blobs.
+func pullImage(ctx context.Context, c *client, tag string, img image) error {
+	if err := c.fetch(ctx, "/v2/"+repoSmall+"/manifests/"+tag, int64(len(img.manifest))); err != nil {
+		return err
+	}
+	if err := c.fetch(ctx, "/v2/"+repoSmall+"/blobs/"+img.configDigest, int64(len(img.config))); err != nil {
+		return err
+	}
+	return c.fetch(ctx, "/v2/"+repoSmall+"/blobs/"+img.layerDigest, int64(len(img.layer)))
+}
+
+// fetchImageFiles is the pull baseline of one image: its three files from Go's file server.
+func fetchImageFiles(ctx context.Context, c *client, i int, img image) error {
+	m, cfg, l := imageFiles(i)
+	if err := c.fetch(ctx, m, int64(len(img.manifest))); err != nil {
+		return err
+	}
+	if err := c.fetch(ctx, cfg, int64(len(img.config))); err != nil {
+		return err
+	}
+	return c.fetch(ctx, l, int64(len(img.layer)))
+}
+
+// manifestGets measures manifest GETs by tag at ManifestConns connections in a repository
+// with one tag and in one with Tags tags, where a registry that scans tags slows down.
+func (r *runner) manifestGets(ctx context.Context) error {
+	img := makeImage(r.opts.SmallImages) // the first index the small images did not use
+	if err := r.setupTagged(ctx, img); err != nil {
+		return err
+	}
+	if err := os.WriteFile(r.base.path(manifestFile), img.manifest, 0o644); err != nil {
+		return err
+	}
+	size := int64(len(img.manifest))
+	fcs, err := newClients(ctx, r.opts.ManifestConns, r.files.base, r.files.roots, false)
+	if err != nil {
+		return err
+	}
+	defer closeClients(fcs)
+	base, err := r.hammer(ctx, fcs, manifestFile, size)
+	if err != nil {
+		return err
+	}
+	cs, err := newClients(ctx, r.opts.ManifestConns, r.target.base, r.target.roots, false)
+	if err != nil {
+		return err
+	}
+	defer closeClients(cs)
+	one, err := r.hammer(ctx, cs, "/v2/"+repoOneTag+"/manifests/latest", size)
+	if err != nil {
+		return err
+	}
+	r.add(result("manifest GET, 1 tag", "req/s", baselineFileServer, "distribution ~4,900/s; zot 12,400/s", one, base))
+	many, err := r.hammer(ctx, cs, "/v2/"+repoTagged+"/manifests/"+tagName(r.opts.Tags/2), size)
+	if err != nil {
+		return err
+	}
+	r.add(result(fmt.Sprintf("manifest GET, %d tags", r.opts.Tags), "req/s", baselineFileServer,
+		"distribution ~4,900/s; zot 770/s at 1,000 tags", many, base))
+	return nil
+}
+
+// hammer runs one timed request loop and returns its rate with what it cost. An untimed
+// loop of a fifth of the time comes first, so that the server's heap, caches and
+// goroutines are in their steady state when timing starts, whichever measurement is first.
+func (r *runner) hammer(ctx context.Context, cs []*client, ref string, size int64) (measured, error) {
+	if _, err := hammer(ctx, cs, r.opts.ManifestDuration/5, ref, size); err != nil {
+		return measured{}, err
+	}
+	var res loadResult
+	u, err := r.measure(func() error {
+		var err error
+		res, err = hammer(ctx, cs, r.opts.ManifestDuration, ref, size)
+		return err
+	})
+	return measured{value: res.rate(), use: u, load: &res}, err
+}
+
+func tagName(i int) string { return "t" + strconv.Itoa(i) }
+
+// setupTagged creates the one-tag repository and tags img Tags times in the other. The
+// tagging is set-up, done concurrently and reported only as a rate.
+func (r *runner) setupTagged(ctx context.Context, img image) error {
+	cs, err := newClients(ctx, r.opts.Concurrency, r.target.base, r.target.roots, true)
+	if err != nil {
+		return err
+	}
+	defer closeClients(cs)
+	if err := pushImage(ctx, cs[0], repoOneTag, "latest", img); err != nil {
+		return err
+	}
+	if err := pushImage(ctx, cs[0], repoTagged, tagName(0), img); err != nil {
+		return err
+	}
+	start := time.Now()
+	err = forEach(ctx, cs, r.opts.Tags-1, func(ctx context.Context, c *client, i int) error {
+		return c.putManifest(ctx, repoTagged, tagName(i+1), img.manifest)
+	})
+	if err != nil {
+		return err
+	}
+	r.report.TagPutsPerSec = float64(r.opts.Tags-1) / time.Since(start).Seconds()
+	fmt.Fprintf(r.out, "(set-up: tagged one manifest %d times at %.0f PUTs/s from %d clients)\n",
+		r.opts.Tags, r.report.TagPutsPerSec, r.opts.Concurrency)
+	return nil
+}
