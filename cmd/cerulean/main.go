@@ -1,5 +1,6 @@
 // Command cerulean is the one Cerulean binary: `serve` runs the registry server, `gc`
-// collects garbage in its data directory. It only wires flags to package server.
+// collects garbage in its data directory, `bench` measures a server beside baselines. It
+// only wires flags to packages server and bench.
 package main
 
 import (
@@ -32,6 +33,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(newServeCmd(), newGCCmd())
+	root.AddCommand(newServeCmd(), newGCCmd(), newBenchCmd())
 	return root
 }
