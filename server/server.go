@@ -186,6 +186,9 @@ func (s *Server) httpServer(h http.Handler, tlsConf *tls.Config) *http.Server {
 		IdleTimeout:       2 * time.Minute,
 		// Mostly TLS handshake failures: a client that does not trust the CA shows up here.
 		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		// HTTP/2's default 1 MiB receive windows stall a layer push on window updates; a
+		// larger stream window lets the client keep the pipe full.
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerStream: 4 << 20, MaxReceiveBufferPerConnection: 8 << 20},
 	}
 }
 

@@ -242,9 +242,7 @@ func (u *upload) appendTo(ctx context.Context, f *os.File, r io.Reader) (state, 
 	if _, err := f.Seek(u.st.Size, io.SeekStart); err != nil {
 		return state{}, err
 	}
-	buf := copyBufs.Get().(*[]byte)
-	defer copyBufs.Put(buf)
-	n, err := io.CopyBuffer(io.MultiWriter(f, h), ctxReader{ctx, r}, *buf)
+	n, err := writeThrough(ctx, f, h, r, u.st.Size)
 	if err != nil {
 		return state{}, err
 	}

@@ -1,0 +1,90 @@
+package fs
+
+import (
+	"context"
+	"hash"
+	"io"
+	"os"
+)
+
+// writebackWindow is how many bytes accumulate before the driver asks the kernel to start
+// writing them to disk. Without the hint, dirty pages of a large upload wait for the final
+// fsync, which then stalls for the whole blob; with it, the disk works while bytes arrive.
+const writebackWindow = 8 << 20
+
+// chunk is a filled copy buffer on its way from the reading to the writing goroutine.
+type chunk struct {
+	buf *[]byte
+	n   int
+	err error // the read error that ended this chunk (io.EOF at the end of r)
+}
+
+// writeThrough copies r to the end of f (at offset off) and into h. Reading (for a TLS
+// body, decryption) and hashing run in one goroutine while the caller writes the previous
+// buffer, so a large upload uses two cores; buffers are filled completely so that a body
+// arriving in small records still costs few write and hash calls.
+func writeThrough(ctx context.Context, f *os.File, h hash.Hash, r io.Reader, off int64) (int64, error) {
+	filled := make(chan chunk, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go readAndHash(ctx, r, h, filled, stop)
+
+	var written int64
+	pending := off // first byte not yet handed to writeback
+	for c := range filled {
+		if c.n > 0 {
+			_, err := f.Write((*c.buf)[:c.n])
+			copyBufs.Put(c.buf)
+			if err != nil {
+				return written, err
+			}
+			written += int64(c.n)
+			if end := off + written; end-pending >= writebackWindow {
+				startWriteback(f, pending, end-pending)
+				pending = end
+			}
+		}
+		if c.err == io.EOF {
+			return written, nil
+		}
+		if c.err != nil {
+			return written, c.err
+		}
+	}
+	return written, nil
+}
+
+// readAndHash fills buffers from r, hashes them and hands them on, until r ends, fails or
+// the writer stops listening. The last chunk sent carries the error that ended it.
+func readAndHash(ctx context.Context, r io.Reader, h hash.Hash, filled chan<- chunk, stop <-chan struct{}) {
+	defer close(filled)
+	for {
+		c := chunk{buf: copyBufs.Get().(*[]byte)}
+		if c.err = ctx.Err(); c.err == nil {
+			c.n, c.err = fill(r, *c.buf)
+			h.Write((*c.buf)[:c.n])
+		}
+		select {
+		case filled <- c:
+		case <-stop:
+			copyBufs.Put(c.buf)
+			return
+		}
+		if c.err != nil {
+			return
+		}
+	}
+}
+
+// fill reads into buf until it is full or r ends; io.EOF comes with the last bytes.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
