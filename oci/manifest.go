@@ -32,8 +32,8 @@ type Manifest struct {
 	Config          digest.Digest // "" for indexes
 	Subject         *specs.Descriptor
 	Annotations     map[string]string
-	Blobs           []digest.Digest // config and layers (or an index's nothing)
-	Children        []digest.Digest // an index's manifests
+	Blobs           []specs.Descriptor // config and pushed layers (an index has none)
+	Children        []specs.Descriptor // an index's manifests
 }
 
 // IsIndex reports whether the manifest lists other manifests.
@@ -121,14 +121,14 @@ func (m *Manifest) fromImage(doc document) error {
 	}
 	m.Config = doc.Config.Digest
 	m.ConfigMediaType = doc.Config.MediaType
-	m.Blobs = append(m.Blobs, doc.Config.Digest)
+	m.Blobs = append(m.Blobs, *doc.Config)
 	for i, l := range doc.Layers {
 		if err := checkDescriptor(l, fmt.Sprintf("layers[%d]", i)); err != nil {
 			return err
 		}
 		// Foreign (non-distributable) layers are fetched from their URLs, never pushed.
 		if len(l.URLs) == 0 {
-			m.Blobs = append(m.Blobs, l.Digest)
+			m.Blobs = append(m.Blobs, l)
 		}
 	}
 	if m.ArtifactType == "" {
@@ -145,7 +145,7 @@ func (m *Manifest) fromIndex(doc document) error {
 		if err := checkDescriptor(c, fmt.Sprintf("manifests[%d]", i)); err != nil {
 			return err
 		}
-		m.Children = append(m.Children, c.Digest)
+		m.Children = append(m.Children, c)
 	}
 	return nil
 }

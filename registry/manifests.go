@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/cerulean-registry/cerulean/oci"
 	"github.com/cerulean-registry/cerulean/storage/meta"
@@ -107,6 +108,9 @@ func (g *Registry) putManifest(w http.ResponseWriter, r *http.Request, p params)
 	if want != "" && d != want {
 		return errorf(http.StatusBadRequest, CodeDigestInvalid, "manifest digest is %s, not %s", d, want)
 	}
+	if err := g.checkSizes(r.Context(), p.name, parsed); err != nil {
+		return err
+	}
 	m := g.record(r.Context(), p.name, d, content, parsed)
 	if err := g.meta.PutManifest(r.Context(), m, tag); err != nil {
 		return err
@@ -149,6 +153,44 @@ func readManifest(r *http.Request) ([]byte, error) {
 	return content, nil
 }
 
+// checkSizes refuses a manifest whose descriptors give sizes other than those of the
+// content they name: a client pulling it would fail verification. Content that is missing
+// altogether is left to PutManifest, which reports every missing digest at once.
+func (g *Registry) checkSizes(ctx context.Context, name string, parsed *oci.Manifest) error {
+	for _, b := range parsed.Blobs {
+		size, err := g.meta.BlobSize(ctx, name, b.Digest)
+		if err := sizeMatches(b, size, err, meta.ErrBlobNotFound); err != nil {
+			return err
+		}
+	}
+	for _, c := range parsed.Children {
+		child, err := g.meta.Manifest(ctx, name, c.Digest)
+		var size int64
+		if err == nil {
+			size = child.Size
+		}
+		if err := sizeMatches(c, size, err, meta.ErrManifestNotFound); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sizeMatches compares a descriptor with a looked-up size; the lookup's notFound error
+// passes as a match.
+func sizeMatches(desc specs.Descriptor, size int64, lookupErr, notFound error) error {
+	switch {
+	case errors.Is(lookupErr, notFound):
+		return nil
+	case lookupErr != nil:
+		return lookupErr
+	case size != desc.Size:
+		return errorf(http.StatusBadRequest, CodeManifestInvalid,
+			"descriptor of %s gives size %d, the content is %d bytes", desc.Digest, desc.Size, size)
+	}
+	return nil
+}
+
 // record builds the stored form of a parsed manifest.
 func (g *Registry) record(ctx context.Context, name string, d digest.Digest, content []byte, parsed *oci.Manifest) *meta.Manifest {
 	m := &meta.Manifest{
@@ -165,10 +207,10 @@ func (g *Registry) record(ctx context.Context, name string, d digest.Digest, con
 		m.Subject = parsed.Subject.Digest
 	}
 	for _, b := range parsed.Blobs {
-		m.References = append(m.References, meta.Reference{Digest: b, Kind: meta.RefBlob})
+		m.References = append(m.References, meta.Reference{Digest: b.Digest, Kind: meta.RefBlob})
 	}
 	for _, c := range parsed.Children {
-		m.References = append(m.References, meta.Reference{Digest: c, Kind: meta.RefManifest})
+		m.References = append(m.References, meta.Reference{Digest: c.Digest, Kind: meta.RefManifest})
 	}
 	m.OS, m.Architecture = g.platform(ctx, parsed)
 	return m

@@ -51,7 +51,9 @@ func TestUploadResumesAfterRestart(t *testing.T) {
 				acked += int64(len(p))
 			}
 			if tt.halfSent {
-				abort := sendHalfChunk(t, c, loc, acked, randomBytes(rng, 256<<10))
+				// Large enough that its first half fills the server's 1 MiB write buffer,
+				// so part of it does reach the disk before the kill.
+				abort := sendHalfChunk(t, c, loc, acked, randomBytes(rng, 3<<20))
 				tt.stop(s, t)
 				abort()
 			} else {
