@@ -55,8 +55,8 @@ func (g *Registry) CollectGarbage(ctx context.Context, opts GCOptions) (GCReport
 		}
 		for _, ref := range refs {
 			if !opts.DryRun {
-				if err := g.meta.DeleteManifest(ctx, ref.Repository, ref.Digest); err != nil {
-					return rep, fmt.Errorf("gc: delete manifest %s@%s: %w", ref.Repository, ref.Digest, err)
+				if err := g.meta.DeleteManifest(ctx, ref.Repo, ref.Digest); err != nil {
+					return rep, fmt.Errorf("gc: delete manifest %s/%s@%s: %w", ref.Repo.Registry, ref.Repo.Name, ref.Digest, err)
 				}
 			}
 			rep.Manifests = append(rep.Manifests, ref)

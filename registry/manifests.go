@@ -56,13 +56,13 @@ func (g *Registry) lookupManifest(ctx context.Context, name, reference string) (
 		if err != nil {
 			return nil, err
 		}
-		return g.meta.Manifest(ctx, name, d)
+		return g.meta.Manifest(ctx, g.repo(name), d)
 	}
 	if oci.ValidateTag(reference) != nil {
 		// No such tag can exist; the spec's only answer for a manifest not found is 404.
 		return nil, meta.ErrTagNotFound
 	}
-	return g.meta.TaggedManifest(ctx, name, reference)
+	return g.meta.TaggedManifest(ctx, g.repo(name), reference)
 }
 
 // accepts reports whether an Accept header allows mediaType. No Accept header, or a
@@ -158,13 +158,13 @@ func readManifest(r *http.Request) ([]byte, error) {
 // altogether is left to PutManifest, which reports every missing digest at once.
 func (g *Registry) checkSizes(ctx context.Context, name string, parsed *oci.Manifest) error {
 	for _, b := range parsed.Blobs {
-		size, err := g.meta.BlobSize(ctx, name, b.Digest)
+		size, err := g.meta.BlobSize(ctx, g.repo(name), b.Digest)
 		if err := sizeMatches(b, size, err, meta.ErrBlobNotFound); err != nil {
 			return err
 		}
 	}
 	for _, c := range parsed.Children {
-		child, err := g.meta.Manifest(ctx, name, c.Digest)
+		child, err := g.meta.Manifest(ctx, g.repo(name), c.Digest)
 		var size int64
 		if err == nil {
 			size = child.Size
@@ -194,7 +194,7 @@ func sizeMatches(desc specs.Descriptor, size int64, lookupErr, notFound error) e
 // record builds the stored form of a parsed manifest.
 func (g *Registry) record(ctx context.Context, name string, d digest.Digest, content []byte, parsed *oci.Manifest) *meta.Manifest {
 	m := &meta.Manifest{
-		Repository:      name,
+		Repo:            g.repo(name),
 		Digest:          d,
 		MediaType:       parsed.MediaType,
 		Size:            int64(len(content)),
@@ -248,9 +248,9 @@ func (g *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, p para
 		return err
 	}
 	if tag != "" {
-		err = g.meta.DeleteTag(r.Context(), p.name, tag)
+		err = g.meta.DeleteTag(r.Context(), g.repo(p.name), tag)
 	} else {
-		err = g.meta.DeleteManifest(r.Context(), p.name, d)
+		err = g.meta.DeleteManifest(r.Context(), g.repo(p.name), d)
 	}
 	if err != nil {
 		return err
@@ -267,7 +267,7 @@ func (g *Registry) referrers(w http.ResponseWriter, r *http.Request, p params) e
 		return err
 	}
 	artifactType := r.URL.Query().Get("artifactType")
-	found, err := g.meta.Referrers(r.Context(), p.name, d, artifactType)
+	found, err := g.meta.Referrers(r.Context(), g.repo(p.name), d, artifactType)
 	if err != nil && !errors.Is(err, meta.ErrRepositoryNotFound) {
 		return err
 	}

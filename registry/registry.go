@@ -21,14 +21,21 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (GC grace, upload expiry); time.Now when nil.
 	Now func() time.Time
+	// RegistryID is the registry every request addresses, until requests are routed by
+	// Host; DefaultRegistryID when empty.
+	RegistryID string
 }
+
+// DefaultRegistryID is the registry a Registry serves when Options.RegistryID is empty.
+const DefaultRegistryID = "default"
 
 // Registry serves /v2/.
 type Registry struct {
-	blobs blob.Store
-	meta  meta.Store
-	log   *slog.Logger
-	now   func() time.Time
+	blobs      blob.Store
+	meta       meta.Store
+	log        *slog.Logger
+	now        func() time.Time
+	registryID string
 
 	uploadLocks [64]sync.Mutex // serialise requests on one upload session
 	lockSeed    maphash.Seed
@@ -36,7 +43,11 @@ type Registry struct {
 
 // New returns a Registry over the given stores.
 func New(opts Options) *Registry {
-	g := &Registry{blobs: opts.Blobs, meta: opts.Meta, log: opts.Logger, now: opts.Now, lockSeed: maphash.MakeSeed()}
+	g := &Registry{blobs: opts.Blobs, meta: opts.Meta, log: opts.Logger, now: opts.Now,
+		registryID: opts.RegistryID, lockSeed: maphash.MakeSeed()}
+	if g.registryID == "" {
+		g.registryID = DefaultRegistryID
+	}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -44,6 +55,11 @@ func New(opts Options) *Registry {
 		g.now = time.Now
 	}
 	return g
+}
+
+// repo names the repository name of the registry this Registry serves.
+func (g *Registry) repo(name string) meta.Repo {
+	return meta.Repo{Registry: g.registryID, Name: name}
 }
 
 // lockUpload serialises requests for one upload session within this process; the caller

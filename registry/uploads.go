@@ -57,7 +57,7 @@ func (g *Registry) mount(w http.ResponseWriter, r *http.Request, name, mount, fr
 	if oci.ValidateName(from) != nil {
 		return false, nil
 	}
-	size, err := g.meta.BlobSize(r.Context(), from, d)
+	size, err := g.meta.BlobSize(r.Context(), g.repo(from), d)
 	if errors.Is(err, meta.ErrBlobNotFound) {
 		return false, nil
 	}
@@ -69,7 +69,7 @@ func (g *Registry) mount(w http.ResponseWriter, r *http.Request, name, mount, fr
 	} else if err != nil {
 		return false, err
 	}
-	if err := g.meta.LinkBlob(r.Context(), name, d, size); err != nil {
+	if err := g.meta.LinkBlob(r.Context(), g.repo(name), d, size); err != nil {
 		return false, err
 	}
 	blobCreated(w, name, d)
@@ -161,7 +161,7 @@ func (g *Registry) commit(w http.ResponseWriter, r *http.Request, name string, u
 	if err != nil {
 		return err
 	}
-	if err := g.meta.LinkBlob(r.Context(), name, d, info.Size); err != nil {
+	if err := g.meta.LinkBlob(r.Context(), g.repo(name), d, info.Size); err != nil {
 		return err
 	}
 	blobCreated(w, name, d)

@@ -36,7 +36,7 @@ func writeGCReport(w io.Writer, rep registry.GCReport, dryRun bool) {
 		verb = "would remove"
 	}
 	for _, m := range rep.Manifests {
-		fmt.Fprintf(w, "manifest %s@%s\n", m.Repository, m.Digest)
+		fmt.Fprintf(w, "manifest %s/%s@%s\n", m.Repo.Registry, m.Repo.Name, m.Digest)
 	}
 	for _, d := range rep.Blobs {
 		fmt.Fprintf(w, "blob %s\n", d)

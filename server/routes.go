@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cerulean-registry/cerulean/observe"
+	"github.com/cerulean-registry/cerulean/registry"
 	"github.com/cerulean-registry/cerulean/storage/blob"
 )
 
@@ -122,7 +123,8 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.blobs.Stat(ctx, readyProbe); err != nil && !errors.Is(err, blob.ErrNotFound) {
 		return fmt.Errorf("%w: blob store: %w", errNotReady, err)
 	}
-	if _, err := s.meta.Repositories(ctx, "", 1); err != nil {
+	// Any registry will do: the query only has to be answered.
+	if _, err := s.meta.Repositories(ctx, registry.DefaultRegistryID, "", 1); err != nil {
 		return fmt.Errorf("%w: metadata store: %w", errNotReady, err)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -30,7 +30,9 @@ type fakeMeta struct {
 	err error
 }
 
-func (f fakeMeta) Repositories(context.Context, string, int) ([]string, error) { return nil, f.err }
+func (f fakeMeta) Repositories(context.Context, string, string, int) ([]string, error) {
+	return nil, f.err
+}
 
 func TestRoutes(t *testing.T) {
 	t.Parallel()

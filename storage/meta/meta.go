@@ -61,9 +61,16 @@ type Reference struct {
 	Kind   RefKind
 }
 
+// Repo names a repository: a name within one registry. A server hosts several registries
+// (each with its own login server); their repositories never mix.
+type Repo struct {
+	Registry string // the registry's id
+	Name     string
+}
+
 // Manifest is a stored manifest and what the registry needs to know of it without parsing.
 type Manifest struct {
-	Repository      string
+	Repo            Repo
 	Digest          digest.Digest
 	MediaType       string
 	Size            int64
@@ -89,48 +96,60 @@ type Descriptor struct {
 
 // ManifestRef names a manifest in a repository.
 type ManifestRef struct {
-	Repository string
-	Digest     digest.Digest
+	Repo   Repo
+	Digest digest.Digest
+}
+
+// RepositoryDeletion says what deleting a repository removed.
+type RepositoryDeletion struct {
+	Manifests []digest.Digest
+	Tags      []string
 }
 
 // Store is a metadata backend. Names are already validated by the caller.
 type Store interface {
-	// LinkBlob records that repository holds a committed blob (creating the repository on
-	// first use). Linking again refreshes the link time (GC grace).
-	LinkBlob(ctx context.Context, repository string, d digest.Digest, size int64) error
-	// BlobSize returns the size of a blob linked into repository, or ErrBlobNotFound.
-	BlobSize(ctx context.Context, repository string, d digest.Digest) (int64, error)
-	// UnlinkBlob removes a blob from repository, or returns ErrBlobNotFound.
-	UnlinkBlob(ctx context.Context, repository string, d digest.Digest) error
+	// LinkBlob records that repo holds a committed blob (creating the repository on first
+	// use). Linking again refreshes the link time (GC grace).
+	LinkBlob(ctx context.Context, repo Repo, d digest.Digest, size int64) error
+	// BlobSize returns the size of a blob linked into repo, or ErrBlobNotFound.
+	BlobSize(ctx context.Context, repo Repo, d digest.Digest) (int64, error)
+	// UnlinkBlob removes a blob from repo, or returns ErrBlobNotFound.
+	UnlinkBlob(ctx context.Context, repo Repo, d digest.Digest) error
 
-	// PutManifest stores m in m.Repository (idempotent for the same digest) and, when tag is
-	// not empty, points tag at it, in one transaction. It returns *MissingReferencesError
-	// when a reference is not in the repository (blobs linked, manifests stored).
+	// PutManifest stores m in m.Repo (idempotent for the same digest) and, when tag is not
+	// empty, points tag at it, in one transaction. It returns *MissingReferencesError when
+	// a reference is not in the repository (blobs linked, manifests stored).
 	PutManifest(ctx context.Context, m *Manifest, tag string) error
 	// Manifest returns a manifest by digest, or ErrManifestNotFound. References are not
 	// loaded (nil): the read path needs only the content.
-	Manifest(ctx context.Context, repository string, d digest.Digest) (*Manifest, error)
+	Manifest(ctx context.Context, repo Repo, d digest.Digest) (*Manifest, error)
 	// TaggedManifest returns the manifest a tag points at, or ErrTagNotFound. References
 	// are not loaded, as for Manifest.
-	TaggedManifest(ctx context.Context, repository, tag string) (*Manifest, error)
+	TaggedManifest(ctx context.Context, repo Repo, tag string) (*Manifest, error)
 	// DeleteManifest removes a manifest and every tag pointing at it, or returns
 	// ErrManifestNotFound.
-	DeleteManifest(ctx context.Context, repository string, d digest.Digest) error
+	DeleteManifest(ctx context.Context, repo Repo, d digest.Digest) error
 	// DeleteTag removes a tag (the manifest stays), or returns ErrTagNotFound.
-	DeleteTag(ctx context.Context, repository, tag string) error
+	DeleteTag(ctx context.Context, repo Repo, tag string) error
+	// DeleteRepository removes a repository with its manifests, tags and blob links, in one
+	// transaction, and says what went; ErrRepositoryNotFound if it holds nothing.
+	DeleteRepository(ctx context.Context, repo Repo) (RepositoryDeletion, error)
+	// DeleteRegistry removes every repository of a registry (its blobs' bytes go at the
+	// next GC).
+	DeleteRegistry(ctx context.Context, registry string) error
 
-	// Tags lists up to limit tag names of repository in lexical order, after the name
-	// `after` (exclusive; "" from the start). limit <= 0 means no limit.
+	// Tags lists up to limit tag names of repo in lexical order, after the name `after`
+	// (exclusive; "" from the start). limit <= 0 means no limit.
 	// It returns ErrRepositoryNotFound for an unknown repository.
-	Tags(ctx context.Context, repository, after string, limit int) ([]string, error)
-	// Repositories lists up to limit repository names holding at least one manifest, in
-	// lexical order, after `after`. limit <= 0 means no limit.
-	Repositories(ctx context.Context, after string, limit int) ([]string, error)
-	// Referrers lists the manifests in repository whose subject is d, optionally only those
-	// of artifactType, ordered by digest.
-	Referrers(ctx context.Context, repository string, d digest.Digest, artifactType string) ([]Descriptor, error)
+	Tags(ctx context.Context, repo Repo, after string, limit int) ([]string, error)
+	// Repositories lists up to limit names of the registry's repositories holding at least
+	// one manifest, in lexical order, after `after`. limit <= 0 means no limit.
+	Repositories(ctx context.Context, registry, after string, limit int) ([]string, error)
+	// Referrers lists the manifests in repo whose subject is d, optionally only those of
+	// artifactType, ordered by digest.
+	Referrers(ctx context.Context, repo Repo, d digest.Digest, artifactType string) ([]Descriptor, error)
 
-	// UnreachableManifests lists manifests that no tag reaches. A manifest is reachable when
+	// UnreachableManifests lists manifests, of every registry, that no tag reaches. A manifest is reachable when
 	// it is tagged, is a child of a reachable index, or is a referrer whose subject is
 	// reachable; a reachable manifest's subject is reachable too.
 	UnreachableManifests(ctx context.Context) ([]ManifestRef, error)

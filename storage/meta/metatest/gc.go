@@ -11,9 +11,12 @@ import (
 )
 
 func testUnreachableManifests(t *testing.T, newStore func(*testing.T) *store) {
-	img := func(name string) *meta.Manifest { return image("r", name) }
+	reg := registryID(t)
+	repo := repoIn(reg)
+	other := repoIn(reg + "-other")
+	img := func(name string) *meta.Manifest { return image(repo("r"), name) }
 	ref := func(name string, subject *meta.Manifest) *meta.Manifest {
-		return referrer("r", name, subject.Digest, sigType)
+		return referrer(repo("r"), name, subject.Digest, sigType)
 	}
 	a, b, c := img("a"), img("b"), img("c")
 	for _, tc := range []struct {
@@ -30,25 +33,25 @@ func testUnreachableManifests(t *testing.T, newStore func(*testing.T) *store) {
 			s.put(a, "")
 			s.put(b, "")
 			s.put(c, "")
-			s.put(index("r", "idx", a, b), "v1")
+			s.put(index(repo("r"), "idx", a, b), "v1")
 		}, []*meta.Manifest{c}},
 		{"untagged index and its children", func(s *store) {
 			s.put(a, "")
 			s.put(b, "")
-			s.put(index("r", "idx", a, b), "")
-		}, []*meta.Manifest{a, b, index("r", "idx", a, b)}},
+			s.put(index(repo("r"), "idx", a, b), "")
+		}, []*meta.Manifest{a, b, index(repo("r"), "idx", a, b)}},
 		{"child shared by a tagged and an untagged index", func(s *store) {
 			s.put(a, "")
-			s.put(index("r", "tagged", a), "v1")
-			s.put(index("r", "untagged", a), "")
-		}, []*meta.Manifest{index("r", "untagged", a)}},
+			s.put(index(repo("r"), "tagged", a), "v1")
+			s.put(index(repo("r"), "untagged", a), "")
+		}, []*meta.Manifest{index(repo("r"), "untagged", a)}},
 		{"referrer of a tagged manifest is kept", func(s *store) {
 			s.put(a, "v1")
 			s.put(ref("sig", a), "")
 		}, nil},
 		{"referrer chain below an index", func(s *store) {
 			s.put(a, "")
-			s.put(index("r", "idx", a), "v1")
+			s.put(index(repo("r"), "idx", a), "v1")
 			sig := ref("sig", a)
 			sigOfSig := ref("sig-of-sig", sig)
 			s.put(sig, "")
@@ -61,7 +64,7 @@ func testUnreachableManifests(t *testing.T, newStore func(*testing.T) *store) {
 			s.put(ref("sbom", a), "")
 		}, nil},
 		{"tagged referrer keeps an index subject, its children and their referrers", func(s *store) {
-			idx := index("r", "idx", a)
+			idx := index(repo("r"), "idx", a)
 			sig := ref("sig", a)
 			s.put(a, "")
 			s.put(idx, "")
@@ -75,8 +78,8 @@ func testUnreachableManifests(t *testing.T, newStore func(*testing.T) *store) {
 		}, []*meta.Manifest{a, ref("sig", a)}},
 		{"orphan referrer, subject never pushed", func(s *store) {
 			s.put(a, "v1")
-			s.put(referrer("r", "orphan", digest.FromString("never pushed"), sigType), "")
-		}, []*meta.Manifest{referrer("r", "orphan", digest.FromString("never pushed"), sigType)}},
+			s.put(referrer(repo("r"), "orphan", digest.FromString("never pushed"), sigType), "")
+		}, []*meta.Manifest{referrer(repo("r"), "orphan", digest.FromString("never pushed"), sigType)}},
 		{"orphan referrer, subject deleted", func(s *store) {
 			s.put(a, "v1")
 			s.put(ref("sig", a), "")
@@ -84,12 +87,24 @@ func testUnreachableManifests(t *testing.T, newStore func(*testing.T) *store) {
 		}, []*meta.Manifest{ref("sig", a)}},
 		{"deleted tag", func(s *store) {
 			s.put(a, "v1")
-			s.deleteTag("r", "v1")
+			s.deleteTag(repo("r"), "v1")
 		}, []*meta.Manifest{a}},
 		{"reachability is per repository", func(s *store) {
 			s.put(a, "v1")
-			s.put(image("other", "a"), "")
-		}, []*meta.Manifest{image("other", "a")}},
+			s.put(image(repo("other"), "a"), "")
+		}, []*meta.Manifest{image(repo("other"), "a")}},
+		{"reachability is per registry", func(s *store) {
+			s.put(a, "v1")
+			s.put(image(other("r"), "a"), "")
+		}, []*meta.Manifest{image(other("r"), "a")}},
+		{"every registry is listed", func(s *store) {
+			s.put(a, "v1")
+			s.put(b, "")
+			s.put(image(other("r"), "a"), "v1")
+			s.put(image(other("r"), "c"), "")
+			s.put(image(other("x"), "b"), "")
+			s.put(referrer(other("x"), "sig", b.Digest, sigType), "")
+		}, []*meta.Manifest{b, image(other("r"), "c"), image(other("x"), "b"), referrer(other("x"), "sig", b.Digest, sigType)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
@@ -108,15 +123,17 @@ func testUnreachableManifests(t *testing.T, newStore func(*testing.T) *store) {
 func manifestRefs(ms []*meta.Manifest) []meta.ManifestRef {
 	var refs []meta.ManifestRef
 	for _, m := range ms {
-		refs = append(refs, meta.ManifestRef{Repository: m.Repository, Digest: m.Digest})
+		refs = append(refs, meta.ManifestRef{Repo: m.Repo, Digest: m.Digest})
 	}
 	sortRefs(refs)
 	return refs
 }
 
-// sortRefs orders refs by repository, then digest: the interface leaves the order open.
+// sortRefs orders refs by registry, repository, then digest: the interface leaves the
+// order open.
 func sortRefs(refs []meta.ManifestRef) {
 	slices.SortFunc(refs, func(x, y meta.ManifestRef) int {
-		return cmp.Or(cmp.Compare(x.Repository, y.Repository), cmp.Compare(x.Digest, y.Digest))
+		return cmp.Or(cmp.Compare(x.Repo.Registry, y.Repo.Registry), cmp.Compare(x.Repo.Name, y.Repo.Name),
+			cmp.Compare(x.Digest, y.Digest))
 	})
 }

@@ -12,36 +12,40 @@ import (
 )
 
 func testTags(t *testing.T, newStore func(*testing.T) *store) {
+	reg := registryID(t)
+	repo := repoIn(reg)
 	s := newStore(t)
-	m := image("r", "m")
+	m := image(repo("r"), "m")
 	// Byte order, not case-insensitive or numeric order.
 	sorted := []string{"1.0", "B", "_x", "a", "latest", "v1", "v1.0", "v10", "v2"}
 	for _, i := range []int{8, 4, 0, 1, 2, 3, 7, 5, 6} {
 		s.put(m, sorted[i])
 	}
-	s.put(image("untagged-only", "u"), "")
+	s.put(image(repo("untagged-only"), "u"), "")
 
 	checkPages(t, "Tags(r)", func(after string, limit int) ([]string, error) {
-		return s.Tags(t.Context(), "r", after, limit)
+		return s.Tags(t.Context(), repo("r"), after, limit)
 	}, sorted)
-	tags, err := s.Tags(t.Context(), "untagged-only", "", 0)
+	tags, err := s.Tags(t.Context(), repo("untagged-only"), "", 0)
 	wantErr(t, "Tags of a repository without tags", err, nil)
 	sameStrings(t, "Tags of a repository without tags", tags, nil)
 }
 
 func testRepositories(t *testing.T, newStore func(*testing.T) *store) {
+	reg := registryID(t)
+	repo := repoIn(reg)
 	s := newStore(t)
 	sorted := []string{"a-b", "a/b", "a0", "ab", "library/alpine", "library/ubuntu", "zeta"}
 	for _, i := range []int{6, 3, 0, 5, 1, 4, 2} {
-		s.put(image(sorted[i], "m"), "")
+		s.put(image(repo(sorted[i]), "m"), "")
 	}
-	s.link("blob-only", blob("x"))
-	emptied := image("emptied", "m")
+	s.link(repo("blob-only"), blob("x"))
+	emptied := image(repo("emptied"), "m")
 	s.put(emptied, "v1")
 	s.deleteManifest(emptied)
 
 	checkPages(t, "Repositories", func(after string, limit int) ([]string, error) {
-		return s.Repositories(t.Context(), after, limit)
+		return s.Repositories(t.Context(), reg, after, limit)
 	}, sorted)
 }
 
@@ -78,37 +82,40 @@ func checkPages(t *testing.T, op string, list func(after string, limit int) ([]s
 }
 
 func testReferrers(t *testing.T, newStore func(*testing.T) *store) {
+	reg := registryID(t)
+	repo := repoIn(reg)
 	s := newStore(t)
-	subject := image("r", "subject")
-	sigs := []*meta.Manifest{referrer("r", "sig1", subject.Digest, sigType), referrer("r", "sig2", subject.Digest, sigType)}
-	sbom := referrer("r", "sbom", subject.Digest, sbomType)
+	subject := image(repo("r"), "subject")
+	sigs := []*meta.Manifest{referrer(repo("r"), "sig1", subject.Digest, sigType), referrer(repo("r"), "sig2", subject.Digest, sigType)}
+	sbom := referrer(repo("r"), "sbom", subject.Digest, sbomType)
 	s.put(subject, "v1")
 	s.put(sigs[0], "")
 	s.put(sbom, "")
 	s.put(sigs[1], "")
-	s.put(referrer("r", "sig-of-sig", sigs[0].Digest, sigType), "")        // not a referrer of subject
-	s.put(referrer("other", "sig-elsewhere", subject.Digest, sigType), "") // another repository
+	s.put(referrer(repo("r"), "sig-of-sig", sigs[0].Digest, sigType), "")        // not a referrer of subject
+	s.put(referrer(repo("other"), "sig-elsewhere", subject.Digest, sigType), "") // another repository
 	// A referrer may be pushed before its subject.
-	early := referrer("r", "early", digest.FromString("not pushed yet"), sigType)
+	early := referrer(repo("r"), "early", digest.FromString("not pushed yet"), sigType)
 	s.put(early, "")
 
 	for _, tc := range []struct {
 		name         string
-		repository   string
+		repo         meta.Repo
 		subject      digest.Digest
 		artifactType string
 		want         []*meta.Manifest
 	}{
-		{"all", "r", subject.Digest, "", []*meta.Manifest{sigs[0], sigs[1], sbom}},
-		{"filtered", "r", subject.Digest, sigType, sigs},
-		{"filtered to one", "r", subject.Digest, sbomType, []*meta.Manifest{sbom}},
-		{"no artifact of that type", "r", subject.Digest, "application/unknown", nil},
-		{"subject without referrers", "r", digest.FromString("nothing"), "", nil},
-		{"subject not pushed", "r", early.Subject, "", []*meta.Manifest{early}},
-		{"unknown repository", "nope", subject.Digest, "", nil},
+		{"all", repo("r"), subject.Digest, "", []*meta.Manifest{sigs[0], sigs[1], sbom}},
+		{"filtered", repo("r"), subject.Digest, sigType, sigs},
+		{"filtered to one", repo("r"), subject.Digest, sbomType, []*meta.Manifest{sbom}},
+		{"no artifact of that type", repo("r"), subject.Digest, "application/unknown", nil},
+		{"subject without referrers", repo("r"), digest.FromString("nothing"), "", nil},
+		{"subject not pushed", repo("r"), early.Subject, "", []*meta.Manifest{early}},
+		{"unknown repository", repo("nope"), subject.Digest, "", nil},
+		{"same name in an unknown registry", repoIn(reg + "-nope")("r"), subject.Digest, "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := s.Referrers(t.Context(), tc.repository, tc.subject, tc.artifactType)
+			got, err := s.Referrers(t.Context(), tc.repo, tc.subject, tc.artifactType)
 			wantErr(t, "Referrers", err, nil)
 			want := descriptors(tc.want)
 			if !reflect.DeepEqual(got, want) && (len(got) != 0 || len(want) != 0) {

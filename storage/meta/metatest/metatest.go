@@ -4,7 +4,9 @@
 // leave open: Manifest and TaggedManifest need not load References; a repository that
 // only ever had blobs linked lists no tags rather than ErrRepositoryNotFound; ReleaseBlob
 // of a blob nothing links or references reports true; any manifest reference, tagged or
-// not, in any repository, keeps a blob in use. It makes no timing assertions.
+// not, in any repository, keeps a blob in use. Registries never share content, except that
+// blob GC (BlobInUse, ReleaseBlob, UnreachableManifests) spans all of them. It makes no
+// timing assertions.
 package metatest
 
 import (
@@ -53,6 +55,9 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"Repositories", testRepositories},
 		{"Referrers", testReferrers},
 		{"UnreachableManifests", testUnreachableManifests},
+		{"Registries", testRegistries},
+		{"DeleteRepository", testDeleteRepository},
+		{"DeleteRegistry", testDeleteRegistry},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore) })
 	}
@@ -64,11 +69,22 @@ type store struct {
 	t *testing.T
 }
 
-func (s *store) link(repository string, blobs ...digest.Digest) {
+// registryID returns a registry id unique to the test: no test relies on a particular id
+// (such as an empty one), and tests that need several registries derive them from it.
+func registryID(t *testing.T) string {
+	return "reg-" + t.Name()
+}
+
+// repoIn returns a function naming repositories of registry.
+func repoIn(registry string) func(name string) meta.Repo {
+	return func(name string) meta.Repo { return meta.Repo{Registry: registry, Name: name} }
+}
+
+func (s *store) link(repo meta.Repo, blobs ...digest.Digest) {
 	s.t.Helper()
 	for _, d := range blobs {
-		if err := s.LinkBlob(s.t.Context(), repository, d, blobSize(d)); err != nil {
-			s.t.Fatalf("LinkBlob(%s, %s): %v", repository, d, err)
+		if err := s.LinkBlob(s.t.Context(), repo, d, blobSize(d)); err != nil {
+			s.t.Fatalf("LinkBlob(%v, %s): %v", repo, d, err)
 		}
 	}
 }
@@ -76,21 +92,21 @@ func (s *store) link(repository string, blobs ...digest.Digest) {
 func (s *store) put(m *meta.Manifest, tag string) {
 	s.t.Helper()
 	if err := s.PutManifest(s.t.Context(), m, tag); err != nil {
-		s.t.Fatalf("PutManifest(%s@%s, %q): %v", m.Repository, m.Digest, tag, err)
+		s.t.Fatalf("PutManifest(%v@%s, %q): %v", m.Repo, m.Digest, tag, err)
 	}
 }
 
 func (s *store) deleteManifest(m *meta.Manifest) {
 	s.t.Helper()
-	if err := s.DeleteManifest(s.t.Context(), m.Repository, m.Digest); err != nil {
-		s.t.Fatalf("DeleteManifest(%s@%s): %v", m.Repository, m.Digest, err)
+	if err := s.DeleteManifest(s.t.Context(), m.Repo, m.Digest); err != nil {
+		s.t.Fatalf("DeleteManifest(%v@%s): %v", m.Repo, m.Digest, err)
 	}
 }
 
-func (s *store) deleteTag(repository, tag string) {
+func (s *store) deleteTag(repo meta.Repo, tag string) {
 	s.t.Helper()
-	if err := s.DeleteTag(s.t.Context(), repository, tag); err != nil {
-		s.t.Fatalf("DeleteTag(%s:%s): %v", repository, tag, err)
+	if err := s.DeleteTag(s.t.Context(), repo, tag); err != nil {
+		s.t.Fatalf("DeleteTag(%v:%s): %v", repo, tag, err)
 	}
 }
 
@@ -116,21 +132,22 @@ func blobSize(d digest.Digest) int64 {
 }
 
 // newManifest builds a manifest whose content, and so digest, depends only on mediaType
-// and name: the same name in two repositories is the same manifest.
-func newManifest(repository, mediaType, name string) *meta.Manifest {
+// and name: the same name in two repositories (of one registry or two) is the same
+// manifest.
+func newManifest(repo meta.Repo, mediaType, name string) *meta.Manifest {
 	content := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":%q,"name":%q}`, mediaType, name)
 	return &meta.Manifest{
-		Repository: repository,
-		Digest:     digest.FromBytes(content),
-		MediaType:  mediaType,
-		Size:       int64(len(content)),
-		Content:    content,
+		Repo:      repo,
+		Digest:    digest.FromBytes(content),
+		MediaType: mediaType,
+		Size:      int64(len(content)),
+		Content:   content,
 	}
 }
 
 // image builds a linux/amd64 image manifest referencing blobs.
-func image(repository, name string, blobs ...digest.Digest) *meta.Manifest {
-	m := newManifest(repository, ociManifest, name)
+func image(repo meta.Repo, name string, blobs ...digest.Digest) *meta.Manifest {
+	m := newManifest(repo, ociManifest, name)
 	m.ArtifactType, m.ConfigMediaType = ociConfig, ociConfig
 	m.OS, m.Architecture = "linux", "amd64"
 	m.Annotations = map[string]string{createdLabel: "2024-01-02T03:04:05Z", "name": name}
@@ -141,8 +158,8 @@ func image(repository, name string, blobs ...digest.Digest) *meta.Manifest {
 }
 
 // index builds an image index over children.
-func index(repository, name string, children ...*meta.Manifest) *meta.Manifest {
-	m := newManifest(repository, ociIndex, name)
+func index(repo meta.Repo, name string, children ...*meta.Manifest) *meta.Manifest {
+	m := newManifest(repo, ociIndex, name)
 	for _, c := range children {
 		m.References = append(m.References, meta.Reference{Digest: c.Digest, Kind: meta.RefManifest})
 	}
@@ -150,8 +167,8 @@ func index(repository, name string, children ...*meta.Manifest) *meta.Manifest {
 }
 
 // referrer builds an artifact manifest of artifactType whose subject is subject.
-func referrer(repository, name string, subject digest.Digest, artifactType string) *meta.Manifest {
-	m := newManifest(repository, ociManifest, name)
+func referrer(repo meta.Repo, name string, subject digest.Digest, artifactType string) *meta.Manifest {
+	m := newManifest(repo, ociManifest, name)
 	m.ArtifactType, m.ConfigMediaType = artifactType, emptyConfig
 	m.Subject = subject
 	m.Annotations = map[string]string{"name": name}

@@ -14,19 +14,19 @@ import (
 )
 
 const blobSizeSQL = `SELECT b.size FROM repositories r JOIN repository_blobs b ON b.repo_id = r.id
-	WHERE r.name = ? AND b.digest = ?`
+	WHERE r.registry_id = ? AND r.name = ? AND b.digest = ?`
 
 // blobInUseSQL takes the digest twice and the cutoff in unix nanoseconds. Any reference
 // counts, whatever its kind: keeping a blob too long is harmless, deleting one is not.
 const blobInUseSQL = `SELECT EXISTS (SELECT 1 FROM manifest_references WHERE ref_digest = ?)
 	OR EXISTS (SELECT 1 FROM repository_blobs WHERE digest = ? AND linked_at >= ?)`
 
-// LinkBlob records that repository holds d, creating the repository on first use; a
-// repeated link refreshes linked_at, restarting the GC grace period.
-func (s *Store) LinkBlob(ctx context.Context, repository string, d digest.Digest, size int64) error {
+// LinkBlob records that repo holds d, creating the repository on first use; a repeated
+// link refreshes linked_at, restarting the GC grace period.
+func (s *Store) LinkBlob(ctx context.Context, repo meta.Repo, d digest.Digest, size int64) error {
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		now := time.Now().UnixNano()
-		repoID, err := ensureRepository(ctx, tx, repository, now)
+		repoID, err := ensureRepository(ctx, tx, repo, now)
 		if err != nil {
 			return err
 		}
@@ -37,31 +37,31 @@ func (s *Store) LinkBlob(ctx context.Context, repository string, d digest.Digest
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: link blob %s@%s: %w", repository, d, err)
+		return fmt.Errorf("sqlite: link blob %s@%s: %w", repoString(repo), d, err)
 	}
 	return nil
 }
 
-// BlobSize returns the size of a blob linked into repository.
-func (s *Store) BlobSize(ctx context.Context, repository string, d digest.Digest) (int64, error) {
+// BlobSize returns the size of a blob linked into repo.
+func (s *Store) BlobSize(ctx context.Context, repo meta.Repo, d digest.Digest) (int64, error) {
 	var size int64
-	err := s.hot.blobSize.QueryRowContext(ctx, repository, d).Scan(&size)
+	err := s.hot.blobSize.QueryRowContext(ctx, repo.Registry, repo.Name, d).Scan(&size)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = meta.ErrBlobNotFound
 	}
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: blob size %s@%s: %w", repository, d, err)
+		return 0, fmt.Errorf("sqlite: blob size %s@%s: %w", repoString(repo), d, err)
 	}
 	return size, nil
 }
 
-// UnlinkBlob removes d from repository.
-func (s *Store) UnlinkBlob(ctx context.Context, repository string, d digest.Digest) error {
+// UnlinkBlob removes d from repo.
+func (s *Store) UnlinkBlob(ctx context.Context, repo meta.Repo, d digest.Digest) error {
 	err := deleteOne(ctx, s.w, meta.ErrBlobNotFound,
-		`DELETE FROM repository_blobs WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`,
-		repository, d)
+		`DELETE FROM repository_blobs WHERE repo_id = (`+repoIDSQL+`) AND digest = ?`,
+		repo.Registry, repo.Name, d)
 	if err != nil {
-		return fmt.Errorf("sqlite: unlink blob %s@%s: %w", repository, d, err)
+		return fmt.Errorf("sqlite: unlink blob %s@%s: %w", repoString(repo), d, err)
 	}
 	return nil
 }

@@ -27,12 +27,13 @@ reachable (repo_id, digest) AS (
 	UNION
 	SELECT e.repo_id, e.dst FROM reachable x JOIN edges e ON e.repo_id = x.repo_id AND e.src = x.digest
 )
-SELECT r.name, m.digest
+SELECT r.registry_id, r.name, m.digest
 FROM manifests m JOIN repositories r ON r.id = m.repo_id
 WHERE NOT EXISTS (SELECT 1 FROM reachable x WHERE x.repo_id = m.repo_id AND x.digest = m.digest)
-ORDER BY r.name, m.digest`
+ORDER BY r.registry_id, r.name, m.digest`
 
-// UnreachableManifests lists, by repository then digest, the manifests no tag reaches.
+// UnreachableManifests lists, by registry, repository then digest, the manifests no tag
+// reaches, across every registry (reachability itself never crosses a repository).
 func (s *Store) UnreachableManifests(ctx context.Context) ([]meta.ManifestRef, error) {
 	refs, err := s.unreachable(ctx)
 	if err != nil {
@@ -50,7 +51,7 @@ func (s *Store) unreachable(ctx context.Context) ([]meta.ManifestRef, error) {
 	var refs []meta.ManifestRef
 	for rows.Next() {
 		var ref meta.ManifestRef
-		if err := rows.Scan(&ref.Repository, &ref.Digest); err != nil {
+		if err := rows.Scan(&ref.Repo.Registry, &ref.Repo.Name, &ref.Digest); err != nil {
 			return nil, err
 		}
 		refs = append(refs, ref)

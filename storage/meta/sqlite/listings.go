@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -11,37 +10,52 @@ import (
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
 
-// Tags lists tag names of repository in byte order, after `after`, at most limit.
-func (s *Store) Tags(ctx context.Context, repository, after string, limit int) ([]string, error) {
-	tags, err := s.tags(ctx, repository, after, limit)
+// tagsSQL tells "unknown repository" (no row) from "no tags" (one NULL row) in one
+// statement, so in one snapshot: repository rows are deleted, and their ids reused. It
+// takes after, the registry id, the name and the limit.
+const tagsSQL = `SELECT t.name FROM repositories r
+	LEFT JOIN tags t ON t.repo_id = r.id AND t.name > ?
+	WHERE r.registry_id = ? AND r.name = ?
+	ORDER BY t.name LIMIT ?`
+
+// repositoriesSQL is a range scan of the (registry_id, name) index; it takes the
+// registry id, after and the limit.
+const repositoriesSQL = `SELECT r.name FROM repositories r
+	WHERE r.registry_id = ? AND r.name > ? AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)
+	ORDER BY r.name LIMIT ?`
+
+// Tags lists tag names of repo in byte order, after `after`, at most limit.
+func (s *Store) Tags(ctx context.Context, repo meta.Repo, after string, limit int) ([]string, error) {
+	tags, err := s.tags(ctx, repo, after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: tags %s: %w", repository, err)
+		return nil, fmt.Errorf("sqlite: tags %s: %w", repoString(repo), err)
 	}
 	return tags, nil
 }
 
-// tags looks the repository up separately to tell "unknown" from "no tags"; repository
-// rows are never deleted, so the two reads need no common snapshot.
-func (s *Store) tags(ctx context.Context, repository, after string, limit int) ([]string, error) {
-	var repoID int64
-	err := s.r.QueryRowContext(ctx, `SELECT id FROM repositories WHERE name = ?`, repository).Scan(&repoID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, meta.ErrRepositoryNotFound
-	}
+func (s *Store) tags(ctx context.Context, repo meta.Repo, after string, limit int) ([]string, error) {
+	rows, err := queryAll[sql.NullString](s.r.QueryContext(ctx, tagsSQL, after, repo.Registry, repo.Name, sqlLimit(limit)))
 	if err != nil {
 		return nil, err
 	}
-	return queryStrings(s.r.QueryContext(ctx, `SELECT name FROM tags
-		WHERE repo_id = ? AND name > ? ORDER BY name LIMIT ?`, repoID, after, sqlLimit(limit)))
+	if len(rows) == 0 {
+		return nil, meta.ErrRepositoryNotFound
+	}
+	var tags []string
+	for _, t := range rows {
+		if t.Valid {
+			tags = append(tags, t.String)
+		}
+	}
+	return tags, nil
 }
 
-// Repositories lists, in byte order after `after`, the repositories holding a manifest.
-func (s *Store) Repositories(ctx context.Context, after string, limit int) ([]string, error) {
-	repos, err := queryStrings(s.r.QueryContext(ctx, `SELECT r.name FROM repositories r
-		WHERE r.name > ? AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)
-		ORDER BY r.name LIMIT ?`, after, sqlLimit(limit)))
+// Repositories lists, in byte order after `after`, the registry's repositories holding a
+// manifest.
+func (s *Store) Repositories(ctx context.Context, registry, after string, limit int) ([]string, error) {
+	repos, err := queryAll[string](s.r.QueryContext(ctx, repositoriesSQL, registry, after, sqlLimit(limit)))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: repositories: %w", err)
+		return nil, fmt.Errorf("sqlite: repositories of %s: %w", registry, err)
 	}
 	return repos, nil
 }
@@ -54,14 +68,15 @@ func sqlLimit(limit int) int {
 	return limit
 }
 
-func queryStrings(rows *sql.Rows, err error) ([]string, error) {
+// queryAll returns the single column of every row.
+func queryAll[T any](rows *sql.Rows, err error) ([]T, error) {
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []string
+	var out []T
 	for rows.Next() {
-		var s string
+		var s T
 		if err := rows.Scan(&s); err != nil {
 			return nil, err
 		}
@@ -70,21 +85,24 @@ func queryStrings(rows *sql.Rows, err error) ([]string, error) {
 	return out, rows.Err()
 }
 
-// Referrers lists the manifests of repository whose subject is d, by digest, optionally
-// only those of artifactType.
-func (s *Store) Referrers(ctx context.Context, repository string, d digest.Digest, artifactType string) ([]meta.Descriptor, error) {
-	descs, err := s.referrers(ctx, repository, d, artifactType)
+// referrersSQL takes the registry id, the name, the subject and the artifact type twice.
+const referrersSQL = `SELECT m.media_type, m.digest, m.size, m.artifact_type, m.annotations
+	FROM repositories r JOIN manifests m ON m.repo_id = r.id
+	WHERE r.registry_id = ? AND r.name = ? AND m.subject = ? AND (? = '' OR m.artifact_type = ?)
+	ORDER BY m.digest`
+
+// Referrers lists the manifests of repo whose subject is d, by digest, optionally only
+// those of artifactType.
+func (s *Store) Referrers(ctx context.Context, repo meta.Repo, d digest.Digest, artifactType string) ([]meta.Descriptor, error) {
+	descs, err := s.referrers(ctx, repo, d, artifactType)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: referrers %s@%s: %w", repository, d, err)
+		return nil, fmt.Errorf("sqlite: referrers %s@%s: %w", repoString(repo), d, err)
 	}
 	return descs, nil
 }
 
-func (s *Store) referrers(ctx context.Context, repository string, d digest.Digest, artifactType string) ([]meta.Descriptor, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT m.media_type, m.digest, m.size, m.artifact_type, m.annotations
-		FROM repositories r JOIN manifests m ON m.repo_id = r.id
-		WHERE r.name = ? AND m.subject = ? AND (? = '' OR m.artifact_type = ?)
-		ORDER BY m.digest`, repository, d, artifactType, artifactType)
+func (s *Store) referrers(ctx context.Context, repo meta.Repo, d digest.Digest, artifactType string) ([]meta.Descriptor, error) {
+	rows, err := s.r.QueryContext(ctx, referrersSQL, repo.Registry, repo.Name, d, artifactType, artifactType)
 	if err != nil {
 		return nil, err
 	}

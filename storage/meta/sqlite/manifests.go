@@ -16,46 +16,55 @@ import (
 const manifestColumns = `m.digest, m.media_type, m.size, m.content, m.artifact_type,
 	m.config_media_type, m.subject, m.annotations, m.os, m.architecture, m.created_at`
 
-// The two manifest reads are single indexed lookups: repositories by unique name, then
-// tags and manifests by primary key, so their cost does not grow with the tag count.
+// The two manifest reads are single indexed lookups: repositories by unique (registry,
+// name), then tags and manifests by primary key, so their cost does not grow with the tag
+// count.
 const (
 	manifestByDigestSQL = `SELECT ` + manifestColumns + `
 		FROM repositories r JOIN manifests m ON m.repo_id = r.id
-		WHERE r.name = ? AND m.digest = ?`
+		WHERE r.registry_id = ? AND r.name = ? AND m.digest = ?`
 	manifestByTagSQL = `SELECT ` + manifestColumns + `
 		FROM repositories r
 		JOIN tags t ON t.repo_id = r.id
 		JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
-		WHERE r.name = ? AND t.name = ?`
+		WHERE r.registry_id = ? AND r.name = ? AND t.name = ?`
 )
+
+// repoIDSQL selects the id of a repository; it takes the registry id and the name.
+const repoIDSQL = `SELECT id FROM repositories WHERE registry_id = ? AND name = ?`
+
+// repoString formats repo for error messages.
+func repoString(repo meta.Repo) string {
+	return repo.Registry + "/" + repo.Name
+}
 
 // Manifest returns a manifest by digest. References are not loaded (nil): serving a
 // manifest does not need them.
-func (s *Store) Manifest(ctx context.Context, repository string, d digest.Digest) (*meta.Manifest, error) {
-	m, err := scanManifest(s.hot.manifest.QueryRowContext(ctx, repository, d), repository)
+func (s *Store) Manifest(ctx context.Context, repo meta.Repo, d digest.Digest) (*meta.Manifest, error) {
+	m, err := scanManifest(s.hot.manifest.QueryRowContext(ctx, repo.Registry, repo.Name, d), repo)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = meta.ErrManifestNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: manifest %s@%s: %w", repository, d, err)
+		return nil, fmt.Errorf("sqlite: manifest %s@%s: %w", repoString(repo), d, err)
 	}
 	return m, nil
 }
 
 // TaggedManifest returns the manifest tag points at. References are not loaded (nil).
-func (s *Store) TaggedManifest(ctx context.Context, repository, tag string) (*meta.Manifest, error) {
-	m, err := scanManifest(s.hot.taggedManifest.QueryRowContext(ctx, repository, tag), repository)
+func (s *Store) TaggedManifest(ctx context.Context, repo meta.Repo, tag string) (*meta.Manifest, error) {
+	m, err := scanManifest(s.hot.taggedManifest.QueryRowContext(ctx, repo.Registry, repo.Name, tag), repo)
 	if errors.Is(err, sql.ErrNoRows) {
 		err = meta.ErrTagNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: manifest %s:%s: %w", repository, tag, err)
+		return nil, fmt.Errorf("sqlite: manifest %s:%s: %w", repoString(repo), tag, err)
 	}
 	return m, nil
 }
 
-func scanManifest(row *sql.Row, repository string) (*meta.Manifest, error) {
-	m := &meta.Manifest{Repository: repository}
+func scanManifest(row *sql.Row, repo meta.Repo) (*meta.Manifest, error) {
+	m := &meta.Manifest{Repo: repo}
 	var subject, annotations sql.NullString
 	var created int64
 	if err := row.Scan(&m.Digest, &m.MediaType, &m.Size, &m.Content, &m.ArtifactType,
@@ -74,7 +83,7 @@ func scanManifest(row *sql.Row, repository string) (*meta.Manifest, error) {
 func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tag string) error {
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		now := time.Now().UnixNano()
-		repoID, err := ensureRepository(ctx, tx, m.Repository, now)
+		repoID, err := ensureRepository(ctx, tx, m.Repo, now)
 		if err != nil {
 			return err
 		}
@@ -94,18 +103,19 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tag string) e
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: put manifest %s@%s: %w", m.Repository, m.Digest, err)
+		return fmt.Errorf("sqlite: put manifest %s@%s: %w", repoString(m.Repo), m.Digest, err)
 	}
 	return nil
 }
 
-// ensureRepository returns the id of repository, creating its row if needed. The conflict
+// ensureRepository returns the id of repo, creating its row if needed. The conflict
 // clause updates rather than does nothing so that RETURNING yields an existing row too.
-func ensureRepository(ctx context.Context, tx *sql.Tx, repository string, now int64) (int64, error) {
+func ensureRepository(ctx context.Context, tx *sql.Tx, repo meta.Repo, now int64) (int64, error) {
 	var id int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO repositories (name, created_at, updated_at) VALUES (?, ?, ?)
-		ON CONFLICT (name) DO UPDATE SET updated_at = excluded.updated_at
-		RETURNING id`, repository, now, now).Scan(&id)
+	err := tx.QueryRowContext(ctx, `INSERT INTO repositories (registry_id, name, created_at, updated_at)
+		VALUES (?, ?, ?, ?)
+		ON CONFLICT (registry_id, name) DO UPDATE SET updated_at = excluded.updated_at
+		RETURNING id`, repo.Registry, repo.Name, now, now).Scan(&id)
 	return id, err
 }
 
@@ -169,23 +179,72 @@ func insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *meta.Manif
 
 // DeleteManifest removes a manifest; its references and the tags pointing at it go with
 // it in the same statement (ON DELETE CASCADE).
-func (s *Store) DeleteManifest(ctx context.Context, repository string, d digest.Digest) error {
+func (s *Store) DeleteManifest(ctx context.Context, repo meta.Repo, d digest.Digest) error {
 	err := deleteOne(ctx, s.w, meta.ErrManifestNotFound,
-		`DELETE FROM manifests WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND digest = ?`,
-		repository, d)
+		`DELETE FROM manifests WHERE repo_id = (`+repoIDSQL+`) AND digest = ?`,
+		repo.Registry, repo.Name, d)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete manifest %s@%s: %w", repository, d, err)
+		return fmt.Errorf("sqlite: delete manifest %s@%s: %w", repoString(repo), d, err)
 	}
 	return nil
 }
 
 // DeleteTag removes a tag; the manifest stays.
-func (s *Store) DeleteTag(ctx context.Context, repository, tag string) error {
+func (s *Store) DeleteTag(ctx context.Context, repo meta.Repo, tag string) error {
 	err := deleteOne(ctx, s.w, meta.ErrTagNotFound,
-		`DELETE FROM tags WHERE repo_id = (SELECT id FROM repositories WHERE name = ?) AND name = ?`,
-		repository, tag)
+		`DELETE FROM tags WHERE repo_id = (`+repoIDSQL+`) AND name = ?`,
+		repo.Registry, repo.Name, tag)
 	if err != nil {
-		return fmt.Errorf("sqlite: delete tag %s:%s: %w", repository, tag, err)
+		return fmt.Errorf("sqlite: delete tag %s:%s: %w", repoString(repo), tag, err)
+	}
+	return nil
+}
+
+// DeleteRepository removes repo's row in one write transaction, after reading what it
+// held; ON DELETE CASCADE takes its manifests (with their references and tags) and its
+// blob links. A row that holds nothing (every manifest and link already deleted) goes too,
+// but is reported as ErrRepositoryNotFound, like an unknown name.
+func (s *Store) DeleteRepository(ctx context.Context, repo meta.Repo) (meta.RepositoryDeletion, error) {
+	var del meta.RepositoryDeletion
+	var held bool
+	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
+		var id int64
+		err := tx.QueryRowContext(ctx, repoIDSQL, repo.Registry, repo.Name).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return meta.ErrRepositoryNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if del.Manifests, err = queryAll[digest.Digest](tx.QueryContext(ctx,
+			`SELECT digest FROM manifests WHERE repo_id = ? ORDER BY digest`, id)); err != nil {
+			return err
+		}
+		if del.Tags, err = queryAll[string](tx.QueryContext(ctx,
+			`SELECT name FROM tags WHERE repo_id = ? ORDER BY name`, id)); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM manifests WHERE repo_id = ?)
+			OR EXISTS (SELECT 1 FROM repository_blobs WHERE repo_id = ?)`, id, id).Scan(&held); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM repositories WHERE id = ?`, id)
+		return err
+	})
+	if err == nil && !held {
+		err = meta.ErrRepositoryNotFound
+	}
+	if err != nil {
+		return meta.RepositoryDeletion{}, fmt.Errorf("sqlite: delete repository %s: %w", repoString(repo), err)
+	}
+	return del, nil
+}
+
+// DeleteRegistry removes every repository of registry in one statement (and so one
+// transaction); the cascades take their content, as for DeleteRepository.
+func (s *Store) DeleteRegistry(ctx context.Context, registry string) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM repositories WHERE registry_id = ?`, registry); err != nil {
+		return fmt.Errorf("sqlite: delete registry %s: %w", registry, err)
 	}
 	return nil
 }

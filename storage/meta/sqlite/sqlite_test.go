@@ -32,10 +32,11 @@ func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
 	ctx := t.Context()
 	layer := digest.FromString("layer")
-	m := manifest("r", "m", layer)
+	r := meta.Repo{Registry: "reg", Name: "r"}
+	m := manifest(r, "m", layer)
 
 	s := open(t, path)
-	if err := s.LinkBlob(ctx, "r", layer, 5); err != nil {
+	if err := s.LinkBlob(ctx, r, layer, 5); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.PutManifest(ctx, m, "v1"); err != nil {
@@ -47,13 +48,13 @@ func TestReopen(t *testing.T) {
 
 	s = open(t, path) // migrations already applied: must not fail or re-run
 	defer s.Close()
-	if size, err := s.BlobSize(ctx, "r", layer); err != nil || size != 5 {
+	if size, err := s.BlobSize(ctx, r, layer); err != nil || size != 5 {
 		t.Errorf("BlobSize after reopen = %d, %v", size, err)
 	}
-	if got, err := s.TaggedManifest(ctx, "r", "v1"); err != nil || got.Digest != m.Digest || string(got.Content) != string(m.Content) {
+	if got, err := s.TaggedManifest(ctx, r, "v1"); err != nil || got.Digest != m.Digest || string(got.Content) != string(m.Content) {
 		t.Errorf("TaggedManifest after reopen = %+v, %v", got, err)
 	}
-	if repos, err := s.Repositories(ctx, "", 0); err != nil || len(repos) != 1 || repos[0] != "r" {
+	if repos, err := s.Repositories(ctx, "reg", "", 0); err != nil || len(repos) != 1 || repos[0] != "r" {
 		t.Errorf("Repositories after reopen = %q, %v", repos, err)
 	}
 }
@@ -88,13 +89,14 @@ func TestConnectionSettings(t *testing.T) {
 			t.Errorf("writer PRAGMA %s = %q, %v; want %q", p.pragma, got, err, p.want)
 		}
 	}
-	if _, err := s.r.Exec(`INSERT INTO repositories (name, created_at, updated_at) VALUES ('x', 0, 0)`); err == nil {
+	if _, err := s.r.Exec(`INSERT INTO repositories (registry_id, name, created_at, updated_at) VALUES ('reg', 'x', 0, 0)`); err == nil {
 		t.Error("write through the read pool succeeded")
 	}
 }
 
 // TestHotQueriesUseIndexes keeps the per-request queries to index searches, so their cost
-// does not grow with the number of tags, manifests or repositories.
+// does not grow with the number of tags, manifests, repositories or registries. Listings
+// must also come out of their index in order, without a sort.
 func TestHotQueriesUseIndexes(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "meta.db"))
 	defer s.Close()
@@ -103,9 +105,13 @@ func TestHotQueriesUseIndexes(t *testing.T) {
 		"manifest by digest": manifestByDigestSQL,
 		"blob size":          blobSizeSQL,
 		"blob in use":        blobInUseSQL,
+		"repository id":      repoIDSQL,
+		"tags":               tagsSQL,
+		"repositories":       repositoriesSQL,
+		"referrers":          referrersSQL,
 	} {
 		for _, step := range queryPlan(t, s.r, query) {
-			if strings.HasPrefix(step, "SCAN") && step != "SCAN CONSTANT ROW" {
+			if strings.HasPrefix(step, "SCAN") && step != "SCAN CONSTANT ROW" || strings.Contains(step, "TEMP B-TREE") {
 				t.Errorf("%s: plan step %q", name, step)
 			}
 		}
@@ -134,10 +140,10 @@ func queryPlan(t *testing.T, db *sql.DB, query string) []string {
 	return steps
 }
 
-func manifest(repository, name string, blobs ...digest.Digest) *meta.Manifest {
+func manifest(repo meta.Repo, name string, blobs ...digest.Digest) *meta.Manifest {
 	content := fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","name":%q,"layers":%q}`, name, blobs)
 	m := &meta.Manifest{
-		Repository:      repository,
+		Repo:            repo,
 		Digest:          digest.FromBytes(content),
 		MediaType:       "application/vnd.oci.image.manifest.v1+json",
 		Size:            int64(len(content)),
@@ -160,7 +166,7 @@ func BenchmarkTaggedManifest(b *testing.B) {
 	s := open(b, filepath.Join(b.TempDir(), "meta.db"))
 	defer s.Close()
 	for _, n := range []int{1, 10000} {
-		repository := fmt.Sprintf("tags-%d", n)
+		repository := meta.Repo{Registry: "reg", Name: fmt.Sprintf("tags-%d", n)}
 		populate(b, s, repository, n)
 		tag := fmt.Sprintf("v%d", n/2)
 		b.Run(fmt.Sprintf("tags=%d", n), func(b *testing.B) {
@@ -179,7 +185,7 @@ func BenchmarkTaggedManifest(b *testing.B) {
 
 // populate pushes n manifests into repository, each with its own tag. Setup needs no
 // durability, so synchronous is off meanwhile: 10,000 fsyncs would dominate the run.
-func populate(b *testing.B, s *Store, repository string, n int) {
+func populate(b *testing.B, s *Store, repository meta.Repo, n int) {
 	b.Helper()
 	ctx := b.Context()
 	if _, err := s.w.ExecContext(ctx, "PRAGMA synchronous = OFF"); err != nil {
@@ -203,14 +209,15 @@ func BenchmarkPutManifest(b *testing.B) {
 	s := open(b, filepath.Join(b.TempDir(), "meta.db"))
 	defer s.Close()
 	blobs := []digest.Digest{digest.FromString("config"), digest.FromString("layer1"), digest.FromString("layer2")}
+	r := meta.Repo{Registry: "reg", Name: "r"}
 	for _, d := range blobs {
-		if err := s.LinkBlob(b.Context(), "r", d, 1); err != nil {
+		if err := s.LinkBlob(b.Context(), r, d, 1); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if err := s.PutManifest(b.Context(), manifest("r", fmt.Sprint(i), blobs...), fmt.Sprintf("v%d", i%100)); err != nil {
+		if err := s.PutManifest(b.Context(), manifest(r, fmt.Sprint(i), blobs...), fmt.Sprintf("v%d", i%100)); err != nil {
 			b.Fatal(err)
 		}
 	}

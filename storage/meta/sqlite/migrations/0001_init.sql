@@ -4,11 +4,17 @@
 -- Timestamps are unix nanoseconds. Names and digests compare in byte order (COLLATE BINARY;
 -- "C" collation in PostgreSQL) so listings paginate identically everywhere.
 
+-- A repository is a name within one registry (a server hosts several); the unique
+-- (registry_id, name) index serves lookups and the per-registry catalog, in byte order.
+-- Every other table cascades from here (manifest_references and tags via manifests), so
+-- deleting a repository row, or all of a registry's, removes everything it held.
 CREATE TABLE repositories (
-    id         INTEGER PRIMARY KEY,
-    name       TEXT    NOT NULL COLLATE BINARY UNIQUE,
-    created_at INTEGER NOT NULL,
-    updated_at INTEGER NOT NULL
+    id          INTEGER PRIMARY KEY,
+    registry_id TEXT    NOT NULL COLLATE BINARY,
+    name        TEXT    NOT NULL COLLATE BINARY,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (registry_id, name)
 );
 
 CREATE TABLE repository_blobs (
