@@ -28,7 +28,7 @@ func (g *Registry) startUpload(w http.ResponseWriter, r *http.Request, p params)
 		}
 		// The source is missing or unreadable: fall back to a new session, as the spec says.
 	}
-	up, err := g.blobs.CreateUpload(r.Context(), p.name)
+	up, err := g.blobs.CreateUpload(r.Context(), g.sessionOwner(p.name))
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (g *Registry) cancelUpload(w http.ResponseWriter, r *http.Request, p params
 func (g *Registry) session(ctx context.Context, p params) (blob.Upload, func(), error) {
 	unlock := g.lockUpload(p.last)
 	up, err := g.blobs.Upload(ctx, p.last)
-	if err == nil && up.Info().Repository != p.name {
+	if err == nil && up.Info().Repository != g.sessionOwner(p.name) {
 		err = blob.ErrUploadNotFound
 	}
 	if err != nil {
@@ -153,6 +153,10 @@ func (g *Registry) session(ctx context.Context, p params) (blob.Upload, func(), 
 	}
 	return up, unlock, nil
 }
+
+// sessionOwner labels the upload sessions of a repository, so that a session id cannot be
+// continued through another repository or another registry.
+func (g *Registry) sessionOwner(name string) string { return g.registryID + "/" + name }
 
 // commit verifies and publishes the session's bytes as d, then links d into name. The
 // link is the acknowledgement: a crash before it leaves only an unreferenced blob for GC.

@@ -56,7 +56,8 @@ type Store interface {
 	// first error fn returns and returns it.
 	Walk(ctx context.Context, fn func(Info) error) error
 
-	// CreateUpload starts an upload session for repository.
+	// CreateUpload starts an upload session for repository, an opaque label the caller
+	// checks when the session is resumed (the registry gives registry id and name).
 	CreateUpload(ctx context.Context, repository string) (Upload, error)
 	// Upload resumes a live session by id, also after a restart of the process, or
 	// returns ErrUploadNotFound.
