@@ -4,6 +4,10 @@
 // each beside a baseline measured in the same run on the same machine (Go's file server
 // for pulls, a plain write + SHA-256 + fsync for pushes), plus the server's peak memory.
 //
+// The machine is shared and noisy, so every figure is taken in rounds that each measure
+// the baseline and then Cerulean: a slow spell hits both sides, and the report gives the
+// median of each side, the ratio of the medians and the ranges.
+//
 // Figures are printed, never asserted: speed is judged by reading them against their
 // baselines and the reference registries, not by timed tests.
 package bench
@@ -23,7 +27,9 @@ import (
 // The run makes a fresh scratch directory inside WorkDir (default: the system temp
 // directory) for the server's data, the baseline files and the server's log, and removes
 // it afterwards unless Keep. Put WorkDir on the disk to be measured: on a tmpfs the
-// fsyncs of both Cerulean and the push baseline cost nothing.
+// fsyncs of both Cerulean and the push baseline cost nothing. The server keeps every
+// blob pushed, 2 × Rounds × BigBlob bytes of big blobs (3 GiB by default); the baseline
+// holds one big blob at a time.
 type Options struct {
 	Binary           string        // cerulean binary to start as the server under test (required)
 	WorkDir          string        // where the scratch directory is made
@@ -33,6 +39,7 @@ type Options struct {
 	ManifestConns    int           // connections for manifest GETs, default 32
 	ManifestDuration time.Duration // length of each manifest GET measurement, default 5s
 	Tags             int           // tags in the large repository, default 10000
+	Rounds           int           // rounds of every measurement, default 3
 	Keep             bool          // keep the scratch directory (server data, baseline files, server log)
 }
 
@@ -50,6 +57,7 @@ func (o Options) withDefaults() (Options, error) {
 	setDefault(&o.ManifestConns, 32)
 	setDefault(&o.ManifestDuration, 5*time.Second)
 	setDefault(&o.Tags, 10000)
+	setDefault(&o.Rounds, 3)
 	return o, nil
 }
 
@@ -63,11 +71,13 @@ func (o Options) settings() Settings {
 	return Settings{
 		BigBlobBytes: o.BigBlob, SmallImages: o.SmallImages, Concurrency: o.Concurrency,
 		ManifestConns: o.ManifestConns, ManifestDuration: o.ManifestDuration, Tags: o.Tags,
+		Rounds: o.Rounds,
 	}
 }
 
-// Run starts the server under test, runs every measurement in turn, printing a table to
-// out as figures arrive, stops the server and returns the figures. A failed run keeps its
+// Run starts the server under test, runs every measurement in turn, printing each round's
+// figures to out as they arrive, stops the server, prints the table of results and
+// returns them. A failed run keeps its
 // scratch directory, whose server.log usually tells why.
 func Run(ctx context.Context, opts Options, out io.Writer) (Report, error) {
 	opts, err := opts.withDefaults()
@@ -122,9 +132,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 	r.report.PeakRSSBytes = hwm
 	err = errors.Join(err, hwmErr, r.target.stop())
 	r.report.Elapsed = time.Since(start)
-	if hwmErr == nil {
-		printMemory(r.out, r.report)
-	}
+	printTable(r.out, r.report, hwmErr == nil)
 	return err
 }
 
@@ -147,7 +155,7 @@ func (r *runner) phases(ctx context.Context) error {
 		return err
 	}
 	r.report.BackgroundCPU = bg
-	fmt.Fprintf(r.out, "(before the run, the rest of the machine kept %.2f cores busy)\n", bg)
+	printBackground(r.out, bg)
 	for _, phase := range []func(context.Context) error{r.bigBlob, r.smallImages, r.manifestGets} {
 		if err := phase(ctx); err != nil {
 			return err
@@ -156,10 +164,9 @@ func (r *runner) phases(ctx context.Context) error {
 	return nil
 }
 
-// add records a result and prints its row.
+// add records a result, for the table printed at the end.
 func (r *runner) add(res Result) {
 	r.report.Results = append(r.report.Results, res)
-	printResult(r.out, res)
 }
 
 // usage is what one measurement cost: CPU time on each side and the server's memory.

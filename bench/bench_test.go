@@ -24,6 +24,7 @@ func TestRunSmoke(t *testing.T) {
 		ManifestConns:    4,
 		ManifestDuration: 200 * time.Millisecond,
 		Tags:             50,
+		Rounds:           2,
 	}, &out)
 	t.Log("\n" + out.String())
 	if err != nil {
@@ -41,6 +42,10 @@ func TestRunSmoke(t *testing.T) {
 		if r.Cerulean <= 0 || r.Baseline <= 0 || r.Ratio <= 0 {
 			t.Errorf("%s: figures missing: %+v", r.Name, r)
 		}
+		if r.Rounds != 2 || len(r.CeruleanRounds) != 2 || len(r.BaselineRounds) != 2 ||
+			r.CeruleanMin > r.Cerulean || r.Cerulean > r.CeruleanMax || r.RatioMin <= 0 {
+			t.Errorf("%s: rounds missing: %+v", r.Name, r)
+		}
 		if strings.HasPrefix(r.Name, "manifest") && (r.Latency == nil || r.Latency.P50 <= 0) {
 			t.Errorf("%s: latency missing", r.Name)
 		}
@@ -53,6 +58,9 @@ func TestRunSmoke(t *testing.T) {
 	}
 	if rep.Protocol == "" {
 		t.Error("protocol not recorded")
+	}
+	if got := strings.Count(out.String(), "round 2/2"); got != 3 {
+		t.Errorf("printed %d second rounds, want one for each of the 3 phases", got)
 	}
 	if _, err := json.Marshal(rep); err != nil {
 		t.Error(err)
@@ -68,7 +76,7 @@ func TestOptionsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Options{Binary: "x", BigBlob: 512 << 20, SmallImages: 1000, Concurrency: 16,
-		ManifestConns: 32, ManifestDuration: 5 * time.Second, Tags: 7}
+		ManifestConns: 32, ManifestDuration: 5 * time.Second, Tags: 7, Rounds: 3}
 	if o != want {
 		t.Errorf("got %+v, want %+v", o, want)
 	}

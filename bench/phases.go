@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"time"
@@ -27,25 +29,17 @@ const (
 	repoTagged = "bench/many-tags"
 )
 
-// bigBlob measures pushing the big blob in one POST and in chunks, and pulling it.
-// The two pushes use different bytes, so the second cannot find the blob already stored.
+// bigBlob measures pushing big blobs in one POST and in chunks, and pulling them, in
+// rounds. Every push stores new bytes (a seed of its own), so the server cannot find the
+// blob already stored; the server keeps them all, the baseline one at a time.
 func (r *runner) bigBlob(ctx context.Context) error {
+	n := r.opts.Rounds
 	hashStart := time.Now()
-	mono, chunked := newBlobSpec(1, r.opts.BigBlob), newBlobSpec(2, r.opts.BigBlob)
-	fmt.Fprintf(r.out, "(generated and hashed 2 × %s in %s)\n", mib(r.opts.BigBlob), time.Since(hashStart).Round(time.Millisecond))
-	if err := r.pushBigBlob(ctx, mono, chunked); err != nil {
-		return err
+	monos, chunkeds := make([]blobSpec, n), make([]blobSpec, n)
+	for k := range n {
+		monos[k], chunkeds[k] = newBlobSpec(uint64(2*k+1), r.opts.BigBlob), newBlobSpec(uint64(2*k+2), r.opts.BigBlob)
 	}
-	return r.pullBigBlob(ctx, mono)
-}
-
-// pushBigBlob pushes one blob in a single POST and the other in PATCHes of chunkSize, on
-// one connection, and writes the first to disk as their common baseline.
-func (r *runner) pushBigBlob(ctx context.Context, mono, chunked blobSpec) error {
-	write, err := r.measure(func() error { return writeBaseline(r.base.path(bigBlobFile), mono) })
-	if err != nil {
-		return err
-	}
+	fmt.Fprintf(r.out, "(generated and hashed %d × %s in %s)\n", 2*n, mib(r.opts.BigBlob), time.Since(hashStart).Round(time.Millisecond))
 	c, err := newClient(r.target.base, r.target.roots, true)
 	if err != nil {
 		return err
@@ -54,19 +48,53 @@ func (r *runner) pushBigBlob(ctx context.Context, mono, chunked blobSpec) error 
 	if r.report.Protocol, err = c.proto(ctx); err != nil {
 		return err
 	}
-	mibs := float64(mono.size) / (1 << 20)
-	push, err := r.measure(func() error { return c.pushBlob(ctx, repoBig, mono.digest, mono.size, mono.reader()) })
+	var post, patch, pull, pull1 series
+	for k := range n {
+		if err := r.pushBigBlob(monos[k], &post, func(b blobSpec) error {
+			return c.pushBlob(ctx, repoBig, b.digest, b.size, b.reader())
+		}); err != nil {
+			return err
+		}
+		// The chunked blob is the one the baseline file holds now: pull it from both.
+		if err := r.pushBigBlob(chunkeds[k], &patch, func(b blobSpec) error {
+			return c.pushBlobChunked(ctx, repoBig, b.digest, b.size, chunkSize, b.reader())
+		}); err != nil {
+			return err
+		}
+		if err := r.pullBigBlob(ctx, chunkeds[k], true, &pull); err != nil {
+			return err
+		}
+		if err := r.pullBigBlob(ctx, chunkeds[k], false, &pull1); err != nil {
+			return err
+		}
+		printRound(r.out, k, n, "MiB/s", roundFigure{"one POST", &post}, roundFigure{"PATCHes", &patch},
+			roundFigure{"pull", &pull}, roundFigure{"pull HTTP/1.1", &pull1})
+	}
+	r.add(result("blob push, one POST", "MiB/s", baselineWrite, "distribution ~400 MiB/s", post))
+	r.add(result("blob push, 64 MiB PATCHes", "MiB/s", baselineWrite, "distribution ~400 MiB/s", patch))
+	r.add(result("blob pull", "MiB/s", baselineFileServer, "distribution ~800 MiB/s", pull))
+	r.add(result("blob pull, HTTP/1.1", "MiB/s", baselineFileServer, "distribution ~800 MiB/s", pull1))
+	return nil
+}
+
+// pushBigBlob is one round of a push row: the blob written to the baseline file (the
+// previous one removed first, untimed, so the disk holds one and both sides create a new
+// file), then pushed to the registry by push.
+func (r *runner) pushBigBlob(b blobSpec, s *series, push func(blobSpec) error) error {
+	path := r.base.path(bigBlobFile)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	mibs := float64(b.size) / (1 << 20)
+	write, err := r.measure(func() error { return writeBaseline(path, b) })
 	if err != nil {
 		return err
 	}
-	r.add(result("blob push, one POST", "MiB/s", baselineWrite, "distribution ~400 MiB/s", perSec(mibs, push), perSec(mibs, write)))
-	pushChunked, err := r.measure(func() error {
-		return c.pushBlobChunked(ctx, repoBig, chunked.digest, chunked.size, chunkSize, chunked.reader())
-	})
+	pushed, err := r.measure(func() error { return push(b) })
 	if err != nil {
 		return err
 	}
-	r.add(result("blob push, 64 MiB PATCHes", "MiB/s", baselineWrite, "distribution ~400 MiB/s", perSec(mibs, pushChunked), perSec(mibs, write)))
+	s.add(perSec(mibs, pushed), perSec(mibs, write))
 	return nil
 }
 
@@ -79,27 +107,21 @@ func writeBaseline(path string, b blobSpec) error {
 	return err
 }
 
-// pullBigBlob fetches the big blob from Go's file server and from the registry with the
-// same client code; both files were just written, so both come from the page cache. It
-// pulls over the protocol the servers offer (HTTP/2, as Go clients with a default
-// transport take it) and again over HTTP/1.1 (as the docker daemon speaks), because
-// Go's HTTP/2 moves bulk data at a fraction of HTTP/1.1's rate.
-func (r *runner) pullBigBlob(ctx context.Context, b blobSpec) error {
-	for _, http2 := range []bool{true, false} {
-		name := "blob pull"
-		if !http2 {
-			name += ", HTTP/1.1"
-		}
-		base, err := r.pullOnce(ctx, r.files.base, r.files.roots, http2, bigBlobFile, b.size)
-		if err != nil {
-			return err
-		}
-		pull, err := r.pullOnce(ctx, r.target.base, r.target.roots, http2, "/v2/"+repoBig+"/blobs/"+b.digest, b.size)
-		if err != nil {
-			return err
-		}
-		r.add(result(name, "MiB/s", baselineFileServer, "distribution ~800 MiB/s", pull, base))
+// pullBigBlob is one round of a pull row: the blob fetched from Go's file server and
+// from the registry with the same client code; both files were just written, so both
+// come from the page cache. The rows pull over the protocol the servers offer (HTTP/2,
+// as Go clients with a default transport take it) and over HTTP/1.1 (as the docker
+// daemon speaks), because Go's HTTP/2 moves bulk data at a fraction of HTTP/1.1's rate.
+func (r *runner) pullBigBlob(ctx context.Context, b blobSpec, http2 bool, s *series) error {
+	base, err := r.pullOnce(ctx, r.files.base, r.files.roots, http2, bigBlobFile, b.size)
+	if err != nil {
+		return err
 	}
+	pull, err := r.pullOnce(ctx, r.target.base, r.target.roots, http2, "/v2/"+repoBig+"/blobs/"+b.digest, b.size)
+	if err != nil {
+		return err
+	}
+	s.add(pull, base)
 	return nil
 }
 
@@ -115,67 +137,81 @@ func (r *runner) pullOnce(ctx context.Context, base string, roots *x509.CertPool
 }
 
 // smallImages pushes and then pulls SmallImages single-layer images from Concurrency
-// clients at once, each client on its own connection.
+// clients at once, each client on its own connection, in rounds. Each round has images
+// (and so blobs and tags) of its own: the server ends up holding Rounds × SmallImages.
 func (r *runner) smallImages(ctx context.Context) error {
-	imgs := make([]image, r.opts.SmallImages)
-	for i := range imgs {
-		imgs[i] = makeImage(i)
-	}
 	cs, err := newClients(ctx, r.opts.Concurrency, r.target.base, r.target.roots, true)
 	if err != nil {
 		return err
 	}
 	defer closeClients(cs)
-	if err := r.pushImages(ctx, cs, imgs); err != nil {
+	fcs, err := newClients(ctx, len(cs), r.files.base, r.files.roots, true)
+	if err != nil {
 		return err
 	}
-	return r.pullImages(ctx, cs, imgs)
+	defer closeClients(fcs)
+	n, rounds := r.opts.SmallImages, r.opts.Rounds
+	var push, pull series
+	for k := range rounds {
+		first := k * n // image i of this round is image first+i of the run
+		imgs := make([]image, n)
+		for i := range imgs {
+			imgs[i] = makeImage(first + i)
+		}
+		if err := r.pushImages(ctx, cs, first, imgs, &push); err != nil {
+			return err
+		}
+		if err := r.pullImages(ctx, cs, fcs, first, imgs, &pull); err != nil {
+			return err
+		}
+		printRound(r.out, k, rounds, "img/s", roundFigure{"push", &push}, roundFigure{"pull", &pull})
+	}
+	r.add(result("4 KiB image push", "img/s", baselineWrite, "distribution 88/s", push))
+	r.add(result("4 KiB image pull", "img/s", baselineFileServer, "distribution 336/s", pull))
+	return nil
 }
 
-// pushImages pushes imgs to the registry, and writes their objects as the baseline.
-func (r *runner) pushImages(ctx context.Context, cs []*client, imgs []image) error {
+// pushImages writes the objects of imgs as the baseline, then pushes imgs to the registry.
+func (r *runner) pushImages(ctx context.Context, cs []*client, first int, imgs []image, s *series) error {
 	n := len(imgs)
 	writers := make([]struct{}, len(cs))
 	write, err := r.measure(func() error {
-		return forEach(ctx, writers, n, func(_ context.Context, _ struct{}, i int) error { return r.writeImage(i, imgs[i]) })
+		return forEach(ctx, writers, n, func(_ context.Context, _ struct{}, i int) error { return r.writeImage(first+i, imgs[i]) })
 	})
 	if err != nil {
 		return err
 	}
 	push, err := r.measure(func() error {
 		return forEach(ctx, cs, n, func(ctx context.Context, c *client, i int) error {
-			return pushImage(ctx, c, repoSmall, imageTag(i), imgs[i])
+			return pushImage(ctx, c, repoSmall, imageTag(first+i), imgs[i])
 		})
 	})
 	if err != nil {
 		return err
 	}
-	r.add(result("4 KiB image push", "img/s", baselineWrite, "distribution 88/s", perSec(float64(n), push), perSec(float64(n), write)))
+	s.add(perSec(float64(n), push), perSec(float64(n), write))
 	return nil
 }
 
-// pullImages pulls imgs from the registry, and their objects from the file server as
-// the baseline.
-func (r *runner) pullImages(ctx context.Context, cs []*client, imgs []image) error {
+// pullImages fetches the objects of imgs from the file server as the baseline, then
+// pulls imgs from the registry.
+func (r *runner) pullImages(ctx context.Context, cs, fcs []*client, first int, imgs []image, s *series) error {
 	n := len(imgs)
-	fcs, err := newClients(ctx, len(cs), r.files.base, r.files.roots, true)
-	if err != nil {
-		return err
-	}
-	defer closeClients(fcs)
 	read, err := r.measure(func() error {
-		return forEach(ctx, fcs, n, func(ctx context.Context, c *client, i int) error { return fetchImageFiles(ctx, c, i, imgs[i]) })
+		return forEach(ctx, fcs, n, func(ctx context.Context, c *client, i int) error { return fetchImageFiles(ctx, c, first+i, imgs[i]) })
 	})
 	if err != nil {
 		return err
 	}
 	pull, err := r.measure(func() error {
-		return forEach(ctx, cs, n, func(ctx context.Context, c *client, i int) error { return pullImage(ctx, c, imageTag(i), imgs[i]) })
+		return forEach(ctx, cs, n, func(ctx context.Context, c *client, i int) error {
+			return pullImage(ctx, c, imageTag(first+i), imgs[i])
+		})
 	})
 	if err != nil {
 		return err
 	}
-	r.add(result("4 KiB image pull", "img/s", baselineFileServer, "distribution 336/s", perSec(float64(n), pull), perSec(float64(n), read)))
+	s.add(perSec(float64(n), pull), perSec(float64(n), read))
 	return nil
 }
 
@@ -230,9 +266,10 @@ func fetchImageFiles(ctx context.Context, c *client, i int, img image) error {
 }
 
 // manifestGets measures manifest GETs by tag at ManifestConns connections in a repository
-// with one tag and in one with Tags tags, where a registry that scans tags slows down.
+// with one tag and in one with Tags tags, where a registry that scans tags slows down. Each
+// round measures the baseline, then both repositories; the baseline serves both rows.
 func (r *runner) manifestGets(ctx context.Context) error {
-	img := makeImage(r.opts.SmallImages) // the first index the small images did not use
+	img := makeImage(r.opts.Rounds * r.opts.SmallImages) // the first index the small images did not use
 	if err := r.setupTagged(ctx, img); err != nil {
 		return err
 	}
@@ -245,26 +282,32 @@ func (r *runner) manifestGets(ctx context.Context) error {
 		return err
 	}
 	defer closeClients(fcs)
-	base, err := r.hammer(ctx, fcs, manifestFile, size)
-	if err != nil {
-		return err
-	}
 	cs, err := newClients(ctx, r.opts.ManifestConns, r.target.base, r.target.roots, false)
 	if err != nil {
 		return err
 	}
 	defer closeClients(cs)
-	one, err := r.hammer(ctx, cs, "/v2/"+repoOneTag+"/manifests/latest", size)
-	if err != nil {
-		return err
+	var one, many series
+	for k := range r.opts.Rounds {
+		base, err := r.hammer(ctx, fcs, manifestFile, size)
+		if err != nil {
+			return err
+		}
+		o, err := r.hammer(ctx, cs, "/v2/"+repoOneTag+"/manifests/latest", size)
+		if err != nil {
+			return err
+		}
+		m, err := r.hammer(ctx, cs, "/v2/"+repoTagged+"/manifests/"+tagName(r.opts.Tags/2), size)
+		if err != nil {
+			return err
+		}
+		one.add(o, base)
+		many.add(m, base)
+		printRound(r.out, k, r.opts.Rounds, "req/s", roundFigure{"1 tag", &one}, roundFigure{fmt.Sprintf("%d tags", r.opts.Tags), &many})
 	}
-	r.add(result("manifest GET, 1 tag", "req/s", baselineFileServer, "distribution ~4,900/s; zot 12,400/s", one, base))
-	many, err := r.hammer(ctx, cs, "/v2/"+repoTagged+"/manifests/"+tagName(r.opts.Tags/2), size)
-	if err != nil {
-		return err
-	}
+	r.add(result("manifest GET, 1 tag", "req/s", baselineFileServer, "distribution ~4,900/s; zot 12,400/s", one))
 	r.add(result(fmt.Sprintf("manifest GET, %d tags", r.opts.Tags), "req/s", baselineFileServer,
-		"distribution ~4,900/s; zot 770/s at 1,000 tags", many, base))
+		"distribution ~4,900/s; zot 770/s at 1,000 tags", many))
 	return nil
 }
 
