@@ -65,6 +65,7 @@ var forbidden = []struct {
 	{module + "/storage", []string{"net/http", module + "/registry", module + "/server"}},
 	{module + "/registry", []string{module + "/server", module + "/cmd"}},
 	{module + "/observe", []string{module + "/"}},
+	{module + "/access", []string{"net/http", module + "/storage", module + "/registry", module + "/server"}},
 }
 
 func TestImportDirection(t *testing.T) {
