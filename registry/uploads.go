@@ -28,23 +28,39 @@ func (g *Registry) startUpload(w http.ResponseWriter, r *http.Request, p params)
 		}
 		// The source is missing or unreadable: fall back to a new session, as the spec says.
 	}
+	if want := q.Get("digest"); want != "" {
+		return g.monolithic(w, r, p.name, want)
+	}
 	up, err := g.blobs.CreateUpload(r.Context(), g.sessionOwner(p.name))
 	if err != nil {
 		return err
 	}
-	if want := q.Get("digest"); want != "" {
-		d, err := oci.ParseDigest(want)
-		if err != nil {
-			_ = up.Cancel(r.Context())
-			return err
-		}
-		if err := appendBody(r, up, -1); err != nil {
-			_ = up.Cancel(r.Context())
-			return err
-		}
-		return g.commit(w, r, p.name, up, d)
-	}
 	return uploadAccepted(w, http.StatusAccepted, p.name, up.Info())
+}
+
+// monolithic stores a whole blob sent with POST ?digest= (end-4b): in one call where the
+// driver can, else through a session that ends here.
+func (g *Registry) monolithic(w http.ResponseWriter, r *http.Request, name, want string) error {
+	d, err := oci.ParseDigest(want)
+	if err != nil {
+		return err
+	}
+	if putter, ok := g.blobs.(blob.Putter); ok {
+		info, err := putter.Put(r.Context(), d, body(r, r.ContentLength))
+		if err != nil {
+			return uploadError(err)
+		}
+		return g.link(w, r, name, d, info.Size)
+	}
+	up, err := g.blobs.CreateUpload(r.Context(), g.sessionOwner(name))
+	if err != nil {
+		return err
+	}
+	if err := appendBody(r, up, -1); err != nil {
+		_ = up.Cancel(r.Context())
+		return err
+	}
+	return g.commit(w, r, name, up, d)
 }
 
 // mount links a blob of another repository into name. It reports false when the source
@@ -165,7 +181,12 @@ func (g *Registry) commit(w http.ResponseWriter, r *http.Request, name string, u
 	if err != nil {
 		return err
 	}
-	if err := g.meta.LinkBlob(r.Context(), g.repo(name), d, info.Size); err != nil {
+	return g.link(w, r, name, d, info.Size)
+}
+
+// link records a committed blob in the repository and answers 201.
+func (g *Registry) link(w http.ResponseWriter, r *http.Request, name string, d digest.Digest, size int64) error {
+	if err := g.meta.LinkBlob(r.Context(), g.repo(name), d, size); err != nil {
 		return err
 	}
 	blobCreated(w, name, d)
@@ -220,17 +241,26 @@ func appendBody(r *http.Request, up blob.Upload, length int64) error {
 	if length == 0 {
 		return nil
 	}
-	body := io.Reader(r.Body)
-	if length > 0 {
-		body = &exactReader{r: r.Body, left: length}
-	}
-	if _, err := up.Append(r.Context(), body); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			return errorf(http.StatusBadRequest, CodeBlobUploadInvalid, "chunk ended before its declared length")
-		}
-		return fmt.Errorf("append to upload: %w", err)
+	if _, err := up.Append(r.Context(), body(r, length)); err != nil {
+		return uploadError(err)
 	}
 	return nil
+}
+
+// body is the request body, held to exactly length bytes when length is known (>= 0).
+func body(r *http.Request, length int64) io.Reader {
+	if length >= 0 {
+		return &exactReader{r: r.Body, left: length}
+	}
+	return r.Body
+}
+
+// uploadError names a body that ended early; other errors pass as they are.
+func uploadError(err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return errorf(http.StatusBadRequest, CodeBlobUploadInvalid, "request body ended before its declared length")
+	}
+	return fmt.Errorf("store blob: %w", err)
 }
 
 // exactReader yields exactly `left` bytes of r, or io.ErrUnexpectedEOF.

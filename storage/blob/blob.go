@@ -90,3 +90,11 @@ type Upload interface {
 	// Cancel ends the session and discards its bytes.
 	Cancel(ctx context.Context) error
 }
+
+// Putter is an optional capability of a Store: storing a whole blob in one call, for a
+// client that sends it in one request. It skips the durable session state a resumable
+// upload needs, so a small blob costs far fewer disk flushes. The same invariant holds:
+// nothing is visible unless the bytes hash to want and are durable.
+type Putter interface {
+	Put(ctx context.Context, want digest.Digest, r io.Reader) (Info, error)
+}

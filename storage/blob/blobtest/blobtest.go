@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store, opts ...Option) {
 		{"Walk", s.testWalk},
 		{"WalkUploads", s.testWalkUploads},
 		{"FailedAppend", s.testFailedAppend},
+		{"Putter", s.testPutter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -526,6 +527,62 @@ func (s *suite) testFailedAppend(t *testing.T) {
 			}
 			if got := readBlob(t, st, want); !bytes.Equal(got, data) {
 				t.Errorf("read %d bytes, want %d", len(got), len(data))
+			}
+		})
+	}
+}
+
+// testPutter checks the optional one-call Put of drivers that have it: the same rules as a
+// session's Commit, and no session left behind.
+func (s *suite) testPutter(t *testing.T) {
+	if _, ok := s.newStore(t).(blob.Putter); !ok {
+		t.Skip("driver has no Put")
+	}
+	small, large := randomBytes(100, 60), randomBytes(3<<20+7, 61)
+	sha512Of := func(b []byte) digest.Digest { return digest.SHA512.FromBytes(b) }
+	tests := []struct {
+		name    string
+		data    []byte
+		want    digest.Digest
+		r       io.Reader // nil: the data
+		wantErr error     // nil: stored
+	}{
+		{name: "small", data: small, want: digest.FromBytes(small)},
+		{name: "several buffers", data: large, want: digest.FromBytes(large)},
+		{name: "empty", data: nil, want: digest.FromBytes(nil)},
+		{name: "sha512", data: small, want: sha512Of(small)},
+		{name: "mismatch", data: small, want: digest.FromBytes(large), wantErr: blob.ErrDigestMismatch},
+		{name: "unsupported algorithm", data: small, want: "md5:d41d8cd98f00b204e9800998ecf8427e", wantErr: blob.ErrUnsupportedDigest},
+		{name: "reader fails", data: large, want: digest.FromBytes(large),
+			r: io.MultiReader(bytes.NewReader(large[:1<<20]), iotest.ErrReader(errBoom)), wantErr: errBoom},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := s.newStore(t)
+			r := tc.r
+			if r == nil {
+				r = bytes.NewReader(tc.data)
+			}
+			info, err := st.(blob.Putter).Put(t.Context(), tc.want, r)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Put = %v, want %v", err, tc.wantErr)
+				}
+				assertNoBlobs(t, st)
+			} else {
+				if err != nil {
+					t.Fatalf("Put: %v", err)
+				}
+				if info.Digest != tc.want || info.Size != int64(len(tc.data)) {
+					t.Errorf("Put = %+v, want %s of %d bytes", info, tc.want, len(tc.data))
+				}
+				if got := readBlob(t, st, tc.want); !bytes.Equal(got, tc.data) {
+					t.Errorf("read back %d bytes, want %d", len(got), len(tc.data))
+				}
+			}
+			if ids := walkUploadIDs(t, st); len(ids) != 0 {
+				t.Errorf("Put left sessions %v", ids)
 			}
 		})
 	}

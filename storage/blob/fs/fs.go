@@ -42,9 +42,27 @@ const (
 	filePerm = 0o640
 )
 
-// copyBufs holds 1 MiB copy buffers: large writes keep write and hash calls few, and the
-// pool spares a chunked upload one allocation per request.
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+// Copy buffers: large writes keep write and hash calls few, and the pools spare an upload
+// one allocation per request. A body starts in a small buffer and moves to large ones only
+// if it outgrows it, so many concurrent small pushes do not hold a megabyte each.
+const (
+	smallBuf = 64 << 10
+	largeBuf = 1 << 20
+)
+
+var (
+	smallBufs = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
+	copyBufs  = sync.Pool{New: func() any { b := make([]byte, largeBuf); return &b }}
+)
+
+// putBuf returns a buffer to the pool it came from.
+func putBuf(b *[]byte) {
+	if cap(*b) == smallBuf {
+		smallBufs.Put(b)
+	} else {
+		copyBufs.Put(b)
+	}
+}
 
 // Store is the filesystem blob driver. It is safe for concurrent use, also by several
 // processes sharing root.
@@ -52,7 +70,10 @@ type Store struct {
 	root string
 }
 
-var _ blob.Store = (*Store)(nil)
+var (
+	_ blob.Store  = (*Store)(nil)
+	_ blob.Putter = (*Store)(nil)
+)
 
 // New opens the store at root, creating the layout if needed.
 func New(root string) (*Store, error) {

@@ -34,7 +34,7 @@ func writeThrough(ctx context.Context, f *os.File, h hash.Hash, r io.Reader, off
 	for c := range filled {
 		if c.n > 0 {
 			_, err := f.Write((*c.buf)[:c.n])
-			copyBufs.Put(c.buf)
+			putBuf(c.buf)
 			if err != nil {
 				return written, err
 			}
@@ -58,8 +58,10 @@ func writeThrough(ctx context.Context, f *os.File, h hash.Hash, r io.Reader, off
 // the writer stops listening. The last chunk sent carries the error that ended it.
 func readAndHash(ctx context.Context, r io.Reader, h hash.Hash, filled chan<- chunk, stop <-chan struct{}) {
 	defer close(filled)
+	pool := &smallBufs
 	for {
-		c := chunk{buf: copyBufs.Get().(*[]byte)}
+		c := chunk{buf: pool.Get().(*[]byte)}
+		pool = &copyBufs
 		if c.err = ctx.Err(); c.err == nil {
 			c.n, c.err = fill(r, *c.buf)
 			h.Write((*c.buf)[:c.n])
@@ -67,7 +69,7 @@ func readAndHash(ctx context.Context, r io.Reader, h hash.Hash, filled chan<- ch
 		select {
 		case filled <- c:
 		case <-stop:
-			copyBufs.Put(c.buf)
+			putBuf(c.buf)
 			return
 		}
 		if c.err != nil {
