@@ -68,13 +68,16 @@ func toWire(err error) *Error {
 		return errorf(http.StatusBadRequest, CodeNameInvalid, "%v", err)
 	case errors.Is(err, oci.ErrInvalidTag):
 		return errorf(http.StatusBadRequest, CodeTagInvalid, "%v", err)
-	case errors.Is(err, oci.ErrInvalidDigest), errors.Is(err, blob.ErrDigestMismatch),
-		errors.Is(err, blob.ErrUnsupportedDigest):
+	case errors.Is(err, oci.ErrInvalidDigest):
 		return errorf(http.StatusBadRequest, CodeDigestInvalid, "%v", err)
+	case errors.Is(err, blob.ErrDigestMismatch):
+		return errorf(http.StatusBadRequest, CodeDigestInvalid, "the uploaded content does not match the digest given")
+	case errors.Is(err, blob.ErrUnsupportedDigest):
+		return errorf(http.StatusBadRequest, CodeDigestInvalid, "unsupported digest algorithm (sha256 and sha512 are)")
 	case errors.Is(err, oci.ErrInvalidManifest):
 		return errorf(http.StatusBadRequest, CodeManifestInvalid, "%v", err)
 	case errors.Is(err, blob.ErrSizeMismatch):
-		return errorf(http.StatusBadRequest, CodeSizeInvalid, "%v", err)
+		return errorf(http.StatusBadRequest, CodeSizeInvalid, "the uploaded content does not have the size given")
 	case errors.Is(err, meta.ErrRepositoryNotFound):
 		return errorf(http.StatusNotFound, CodeNameUnknown, "repository name not known to registry")
 	case errors.Is(err, meta.ErrManifestNotFound), errors.Is(err, meta.ErrTagNotFound):

@@ -34,7 +34,8 @@ type params struct {
 
 // route is one entry of the API: method, path pattern, required action and handler.
 // A pattern is "/v2/" followed by fixed segments, or by "{name}" then fixed segments and
-// at most one trailing "{param}".
+// at most one trailing "{param}"; "{param?}" also matches an empty segment, for endpoints
+// whose handler must refuse it itself (a referrers request must never be a 404).
 type route struct {
 	method  string
 	pattern string
@@ -48,7 +49,9 @@ var routes = []route{
 	{"GET", "/v2/", "base", ActionNone, (*Registry).base},
 	{"HEAD", "/v2/", "base", ActionNone, (*Registry).base},
 	{"GET", "/v2/_catalog", "catalog", ActionCatalog, (*Registry).catalog},
+	{"HEAD", "/v2/_catalog", "catalog", ActionCatalog, (*Registry).catalog},
 	{"GET", "/v2/{name}/tags/list", "tags", ActionPull, (*Registry).listTags},
+	{"HEAD", "/v2/{name}/tags/list", "tags", ActionPull, (*Registry).listTags},
 	{"GET", "/v2/{name}/manifests/{reference}", "manifest", ActionPull, (*Registry).getManifest},
 	{"HEAD", "/v2/{name}/manifests/{reference}", "manifest", ActionPull, (*Registry).getManifest},
 	{"PUT", "/v2/{name}/manifests/{reference}", "manifest", ActionPush, (*Registry).putManifest},
@@ -61,15 +64,17 @@ var routes = []route{
 	{"PATCH", "/v2/{name}/blobs/uploads/{uuid}", "upload", ActionPush, (*Registry).patchUpload},
 	{"PUT", "/v2/{name}/blobs/uploads/{uuid}", "upload", ActionPush, (*Registry).finishUpload},
 	{"DELETE", "/v2/{name}/blobs/uploads/{uuid}", "upload", ActionPush, (*Registry).cancelUpload},
-	{"GET", "/v2/{name}/referrers/{digest}", "referrers", ActionPull, (*Registry).referrers},
+	{"GET", "/v2/{name}/referrers/{digest?}", "referrers", ActionPull, (*Registry).referrers},
+	{"HEAD", "/v2/{name}/referrers/{digest?}", "referrers", ActionPull, (*Registry).referrers},
 }
 
 // compiledRoute is a route with its pattern split for matching.
 type compiledRoute struct {
 	route
-	fixed    []string // segments after "/v2/" (no {name}) or after "{name}"
-	hasName  bool
-	hasParam bool // the last segment is a parameter
+	fixed      []string // segments after "/v2/" (no {name}) or after "{name}"
+	hasName    bool
+	hasParam   bool // the last segment is a parameter
+	emptyParam bool // ... which may be empty
 }
 
 // compiledRoutes is the route table, split once for matching.
@@ -87,7 +92,8 @@ func compileRoutes() []compiledRoute {
 			c.fixed = strings.Split(rest, "/")
 		}
 		if n := len(c.fixed); n > 0 && strings.HasPrefix(c.fixed[n-1], "{") {
-			c.hasParam, c.fixed = true, c.fixed[:n-1]
+			c.hasParam, c.emptyParam = true, strings.HasSuffix(c.fixed[n-1], "?}")
+			c.fixed = c.fixed[:n-1]
 		}
 		out = append(out, c)
 	}
@@ -100,6 +106,9 @@ func compileRoutes() []compiledRoute {
 // name sent as "a%2Fb" (the Azure SDK) and as "a/b" (docker) are the same.
 // It returns the routes matching the path (several methods) and the parameters.
 func match(table []compiledRoute, escapedPath string) ([]*compiledRoute, params, error) {
+	if escapedPath == "/v2" {
+		escapedPath = "/v2/" // the API base, as clients also spell it
+	}
 	rest, ok := strings.CutPrefix(escapedPath, "/v2/")
 	if !ok {
 		return nil, params{}, nil
@@ -154,7 +163,7 @@ func (c *compiledRoute) matchSegments(segs []string) (params, bool) {
 	p := params{name: strings.Join(segs[:len(segs)-tail], "/")}
 	if c.hasParam {
 		p.last = end[len(end)-1]
-		if p.last == "" && !strings.HasSuffix(c.pattern, "/") {
+		if p.last == "" && !c.emptyParam {
 			return params{}, false
 		}
 	}

@@ -67,11 +67,8 @@ func (g *Registry) monolithic(w http.ResponseWriter, r *http.Request, name, want
 // does not hold the blob, so that the caller starts an ordinary upload instead.
 func (g *Registry) mount(w http.ResponseWriter, r *http.Request, name, mount, from string) (bool, error) {
 	d, err := oci.ParseDigest(mount)
-	if err != nil {
-		return false, err
-	}
-	if oci.ValidateName(from) != nil {
-		return false, nil
+	if err != nil || oci.ValidateName(from) != nil {
+		return false, nil // nothing to mount: the spec's answer is a new session
 	}
 	size, err := g.meta.BlobSize(r.Context(), g.repo(from), d)
 	if errors.Is(err, meta.ErrBlobNotFound) {
@@ -110,7 +107,7 @@ func (g *Registry) patchUpload(w http.ResponseWriter, r *http.Request, p params)
 		return err
 	}
 	defer unlock()
-	length, err := chunkLength(r, up.Info().Size)
+	length, err := chunkLength(r, p.name, up.Info())
 	if err != nil {
 		return err
 	}
@@ -131,7 +128,7 @@ func (g *Registry) finishUpload(w http.ResponseWriter, r *http.Request, p params
 	if err != nil {
 		return err
 	}
-	length, err := chunkLength(r, up.Info().Size)
+	length, err := chunkLength(r, p.name, up.Info())
 	if err != nil {
 		return err
 	}
@@ -193,46 +190,43 @@ func (g *Registry) link(w http.ResponseWriter, r *http.Request, name string, d d
 	return nil
 }
 
-// chunkLength reads the chunk's length from Content-Range (checking it starts at offset)
-// and Content-Length. It returns -1 when neither says.
-func chunkLength(r *http.Request, offset int64) (int64, error) {
+// chunkLength reads the chunk's length from Content-Range (checking it starts where the
+// session ends) and Content-Length. It returns -1 when neither says. A 416 tells the client
+// where the session is, so it can resume from there.
+func chunkLength(r *http.Request, name string, session blob.UploadInfo) (int64, error) {
 	cr := r.Header.Get("Content-Range")
 	if cr == "" {
 		return r.ContentLength, nil
 	}
-	start, end, err := parseContentRange(cr)
-	if err != nil {
-		return 0, err
-	}
-	if start != offset {
+	start, end, ok := parseContentRange(cr)
+	if !ok || start != session.Size {
 		e := errorf(http.StatusRequestedRangeNotSatisfiable, CodeBlobUploadInvalid,
-			"chunk starts at %d, the upload is at %d", start, offset)
-		e.header = http.Header{"Range": {rangeHeader(offset)}}
+			"Content-Range %q does not continue the upload, which has %d bytes", cr, session.Size)
+		e.header = http.Header{"Range": {rangeHeader(session.Size)}, "Location": {uploadLocation(name, session.ID)}}
 		return 0, e
 	}
-	n := end - start + 1
-	if r.ContentLength >= 0 && r.ContentLength != n {
+	n := end - start + 1 // overflows only for an end of MaxInt64, which no body matches
+	if n <= 0 || r.ContentLength >= 0 && r.ContentLength != n {
 		return 0, errorf(http.StatusBadRequest, CodeSizeInvalid,
-			"Content-Range %q does not match Content-Length %d", cr, r.ContentLength)
+			"Content-Range %q does not match the chunk's length", cr)
 	}
 	return n, nil
 }
 
 // parseContentRange parses "start-end" (the form the spec uses), also with a "bytes "
 // prefix as some clients send it.
-func parseContentRange(s string) (start, end int64, err error) {
+func parseContentRange(s string) (start, end int64, ok bool) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), "bytes ")
-	a, b, ok := strings.Cut(s, "-")
-	if ok {
-		start, err = strconv.ParseInt(a, 10, 64)
-		if err == nil {
-			end, err = strconv.ParseInt(strings.TrimSuffix(b, "/*"), 10, 64)
-		}
+	a, b, found := strings.Cut(s, "-")
+	if !found {
+		return 0, 0, false
 	}
-	if !ok || err != nil || start < 0 || end < start {
-		return 0, 0, errorf(http.StatusRequestedRangeNotSatisfiable, CodeBlobUploadInvalid, "malformed Content-Range %q", s)
+	start, err1 := strconv.ParseInt(a, 10, 64)
+	end, err2 := strconv.ParseInt(strings.TrimSuffix(b, "/*"), 10, 64)
+	if err1 != nil || err2 != nil || start < 0 || end < start {
+		return 0, 0, false
 	}
-	return start, end, nil
+	return start, end, true
 }
 
 // appendBody appends the request body to the session. With a known length, a body that
@@ -248,22 +242,49 @@ func appendBody(r *http.Request, up blob.Upload, length int64) error {
 }
 
 // body is the request body, held to exactly length bytes when length is known (>= 0).
+// Its read errors are marked as the client's, so they are not mistaken for storage faults.
 func body(r *http.Request, length int64) io.Reader {
+	var b io.Reader = bodyReader{r.Body}
 	if length >= 0 {
-		return &exactReader{r: r.Body, left: length}
+		b = &exactReader{r: b, left: length}
 	}
-	return r.Body
+	return b
 }
 
-// uploadError names a body that ended early; other errors pass as they are.
+// errBodyTooLong: the body went on past its declared length.
+var errBodyTooLong = errors.New("request body is longer than its declared length")
+
+// bodyError is a failure to read the request body: a client that sent less than it
+// declared, more than it declared, or went away.
+type bodyError struct{ err error }
+
+func (e bodyError) Error() string { return "reading request body: " + e.err.Error() }
+func (e bodyError) Unwrap() error { return e.err }
+
+type bodyReader struct{ r io.Reader }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = bodyError{err}
+	}
+	return n, err
+}
+
+// uploadError tells a bad body (400; nothing was kept) from a storage fault.
 func uploadError(err error) error {
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		return errorf(http.StatusBadRequest, CodeBlobUploadInvalid, "request body ended before its declared length")
+	var be bodyError
+	switch {
+	case errors.Is(err, errBodyTooLong):
+		return errorf(http.StatusBadRequest, CodeSizeInvalid, "%v", errBodyTooLong)
+	case errors.As(err, &be):
+		return errorf(http.StatusBadRequest, CodeBlobUploadInvalid, "request body ended before its declared length or failed: nothing of it was kept")
 	}
 	return fmt.Errorf("store blob: %w", err)
 }
 
-// exactReader yields exactly `left` bytes of r, or io.ErrUnexpectedEOF.
+// exactReader yields exactly `left` bytes of r: it fails if r ends sooner, or if r has
+// more to give once they are read (a chunked body longer than its Content-Range).
 type exactReader struct {
 	r    io.Reader
 	left int64
@@ -271,32 +292,53 @@ type exactReader struct {
 
 func (e *exactReader) Read(p []byte) (int, error) {
 	if e.left <= 0 {
-		return 0, io.EOF
+		return 0, e.checkEnd()
 	}
 	if int64(len(p)) > e.left {
 		p = p[:e.left]
 	}
 	n, err := e.r.Read(p)
 	e.left -= int64(n)
-	if err == io.EOF && e.left > 0 {
-		err = io.ErrUnexpectedEOF
-	}
-	if e.left == 0 && err == nil {
-		err = io.EOF
+	switch {
+	case err == io.EOF && e.left > 0:
+		err = bodyError{io.ErrUnexpectedEOF}
+	case err == nil && e.left == 0:
+		err = e.checkEnd()
 	}
 	return n, err
+}
+
+// checkEnd reads past the declared length: only the end of the body may come.
+func (e *exactReader) checkEnd() error {
+	var one [1]byte
+	for {
+		n, err := e.r.Read(one[:])
+		if n > 0 {
+			return errBodyTooLong
+		}
+		if err != nil {
+			if err == io.EOF {
+				return io.EOF
+			}
+			return err
+		}
+	}
 }
 
 // uploadAccepted describes a live session: where to send the next request and how much
 // has arrived.
 func uploadAccepted(w http.ResponseWriter, status int, name string, info blob.UploadInfo) error {
 	h := w.Header()
-	h.Set("Location", fmt.Sprintf("/v2/%s/blobs/uploads/%s", name, info.ID))
+	h.Set("Location", uploadLocation(name, info.ID))
 	h.Set("Range", rangeHeader(info.Size))
 	h.Set("Docker-Upload-UUID", info.ID)
 	h.Set("Content-Length", "0")
 	w.WriteHeader(status)
 	return nil
+}
+
+func uploadLocation(name, id string) string {
+	return fmt.Sprintf("/v2/%s/blobs/uploads/%s", name, id)
 }
 
 // rangeHeader is the spec's "0-<last byte>" for a session of size bytes ("0-0" when empty,

@@ -32,7 +32,7 @@ func (s *Server) routes() http.Handler {
 // reads repository names from the raw path and refuses malformed ones itself.
 func rawPrefix(prefix string, h, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, prefix) {
+		if strings.HasPrefix(r.URL.Path, prefix) || r.URL.Path+"/" == prefix {
 			h.ServeHTTP(w, r)
 			return
 		}
