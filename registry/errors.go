@@ -34,7 +34,23 @@ const (
 	CodeRangeInvalid        Code = "RANGE_INVALID"
 	CodeTagInvalid          Code = "TAG_INVALID"
 	CodeUnknown             Code = "UNKNOWN"
+
+	// ACR's own codes. REGISTRY_DISALLOWED_OPERATION is what ACR answers, with 405, to an
+	// operation a changeable attribute forbids (azure-sdk-for-net#22827 shows the body).
+	// TAG_UNKNOWN is its 404 for a tag of /acr/v1/{name}/_tags/{tag}. INVALID_REQUEST, for
+	// an unreadable /acr/v1 query or PATCH body, is ours: ACR's code for it is unknown.
+	CodeDisallowed     Code = "REGISTRY_DISALLOWED_OPERATION"
+	CodeTagUnknown     Code = "TAG_UNKNOWN"
+	CodeInvalidRequest Code = "INVALID_REQUEST"
 )
+
+// disallowedMessage is ACR's message for CodeDisallowed, word for word.
+const disallowedMessage = "The operation is disallowed on this registry, repository or image. " +
+	"View troubleshooting steps at https://aka.ms/acr/faq/#why-does-my-pull-or-push-request-fail-with-disallowed-operation"
+
+// errTagUnknown marks a missing tag on the /acr/v1 tag endpoints, which answer ACR's
+// TAG_UNKNOWN where /v2 answers MANIFEST_UNKNOWN.
+var errTagUnknown = errors.New("tag unknown")
 
 // Error is a wire error: a code, the status it is sent with, a message and optional
 // detail. Handlers return it (or a domain error that toWire maps to one).
@@ -61,6 +77,10 @@ func toWire(err error) *Error {
 	switch {
 	case errors.As(err, &we):
 		return we
+	case errors.Is(err, meta.ErrDisallowed):
+		return &Error{Code: CodeDisallowed, Status: http.StatusMethodNotAllowed, Message: disallowedMessage, Detail: struct{}{}}
+	case errors.Is(err, errTagUnknown):
+		return errorf(http.StatusNotFound, CodeTagUnknown, "the specified tag does not exist")
 	case errors.As(err, &missing):
 		return &Error{Code: CodeManifestBlobUnknown, Status: http.StatusBadRequest,
 			Message: "manifest references content unknown to the repository", Detail: missing.Digests}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -17,7 +18,9 @@ type GCOptions struct {
 	// manifests hold are listed by the run after those manifests are really removed.
 	DryRun bool
 	// Untagged also removes manifests that no tag reaches (through an index or as a
-	// referrer), like ACR's retention policy for untagged manifests.
+	// referrer), like ACR's retention policy for untagged manifests. As there, a manifest
+	// with deleteEnabled or writeEnabled false stays, and so does what it reaches, and
+	// every manifest of a write-locked repository.
 	Untagged bool
 	// Grace spares blobs committed or linked more recently than this, so that a push in
 	// progress (blobs first, manifest last) never loses a blob.
@@ -55,7 +58,11 @@ func (g *Registry) CollectGarbage(ctx context.Context, opts GCOptions) (GCReport
 		}
 		for _, ref := range refs {
 			if !opts.DryRun {
-				if err := g.meta.DeleteManifest(ctx, ref.Repo, ref.Digest); err != nil {
+				err := g.meta.DeleteManifest(ctx, ref.Repo, ref.Digest)
+				if errors.Is(err, meta.ErrDisallowed) {
+					continue // locked since it was listed: it stays, like any locked manifest
+				}
+				if err != nil {
 					return rep, fmt.Errorf("gc: delete manifest %s/%s@%s: %w", ref.Repo.Registry, ref.Repo.Name, ref.Digest, err)
 				}
 			}

@@ -24,11 +24,15 @@ const maxConfigRead = 1 << 20
 
 // getManifest serves GET and HEAD /v2/<name>/manifests/<reference> (end-3). The answer
 // carries the manifest's own media type; a client whose Accept excludes it gets 404, as
-// distribution does, rather than bytes it cannot read.
+// distribution does, rather than bytes it cannot read. A readEnabled=false on the way
+// (repository, tag, manifest) refuses the pull, as ACR does.
 func (g *Registry) getManifest(w http.ResponseWriter, r *http.Request, p params) error {
 	m, err := g.lookupManifest(r.Context(), p.name, p.last)
 	if err != nil {
 		return err
+	}
+	if m.ReadDisabled {
+		return fmt.Errorf("pull %s:%s: %w", p.name, p.last, meta.ErrDisallowed)
 	}
 	if !accepts(r.Header.Values("Accept"), m.MediaType) {
 		return errorf(http.StatusNotFound, CodeManifestUnknown,

@@ -1,6 +1,7 @@
-// Package registry owns the OCI Distribution v1.1 data plane (/v2): routing by repository
-// name, the rules of push, pull, mount and delete, referrers, pagination, upload expiry and
-// garbage collection. It speaks HTTP at its edge and keeps storage behind blob.Store and
+// Package registry owns the OCI Distribution v1.1 data plane (/v2) and ACR's metadata API
+// (/acr/v1): routing by repository name, the rules of push, pull, mount and delete, ACR's
+// changeable attributes on all of them, referrers, pagination, upload expiry and garbage
+// collection. It speaks HTTP at its edge and keeps storage behind blob.Store and
 // meta.Store.
 package registry
 
@@ -29,7 +30,7 @@ type Options struct {
 // DefaultRegistryID is the registry a Registry serves when Options.RegistryID is empty.
 const DefaultRegistryID = "default"
 
-// Registry serves /v2/.
+// Registry serves /v2/ and /acr/v1/.
 type Registry struct {
 	blobs      blob.Store
 	meta       meta.Store

@@ -15,11 +15,13 @@ type Action string
 
 // Actions, named as in Docker/ACR token scopes.
 const (
-	ActionNone    Action = ""        // /v2/ itself: any authenticated caller
-	ActionPull    Action = "pull"    // read content
-	ActionPush    Action = "push"    // write content
-	ActionDelete  Action = "delete"  // delete content
-	ActionCatalog Action = "catalog" // list repositories (registry:catalog:*)
+	ActionNone          Action = ""               // /v2/ itself: any authenticated caller
+	ActionPull          Action = "pull"           // read content
+	ActionPush          Action = "push"           // write content
+	ActionDelete        Action = "delete"         // delete content
+	ActionCatalog       Action = "catalog"        // list repositories (registry:catalog:*)
+	ActionMetadataRead  Action = "metadata_read"  // read ACR metadata (/acr/v1 GETs)
+	ActionMetadataWrite Action = "metadata_write" // change changeable attributes (/acr/v1 PATCHes)
 )
 
 // handlerFunc serves one route; p holds the path parameters.
@@ -33,9 +35,10 @@ type params struct {
 }
 
 // route is one entry of the API: method, path pattern, required action and handler.
-// A pattern is "/v2/" followed by fixed segments, or by "{name}" then fixed segments and
-// at most one trailing "{param}"; "{param?}" also matches an empty segment, for endpoints
-// whose handler must refuse it itself (a referrers request must never be a 404).
+// A pattern is an API prefix ("/v2/" or "/acr/v1/") followed by fixed segments, or by
+// "{name}" then fixed segments and at most one trailing "{param}"; "{param?}" also
+// matches an empty segment, for endpoints whose handler must refuse it itself (a
+// referrers request must never be a 404). "{name}" alone is the whole rest of the path.
 type route struct {
 	method  string
 	pattern string
@@ -44,7 +47,9 @@ type route struct {
 	handle  handlerFunc
 }
 
-// routes reads like the distribution spec's endpoint table (end-1 … end-13).
+// routes reads like the distribution spec's endpoint table (end-1 … end-13), then ACR's
+// /acr/v1 table (acr-protocol.md §2.1). Where paths could match several patterns the first
+// decides, so "/acr/v1/{name}" comes after the patterns with reserved trailing segments.
 var routes = []route{
 	{"GET", "/v2/", "base", ActionNone, (*Registry).base},
 	{"HEAD", "/v2/", "base", ActionNone, (*Registry).base},
@@ -66,12 +71,28 @@ var routes = []route{
 	{"DELETE", "/v2/{name}/blobs/uploads/{uuid}", "upload", ActionPush, (*Registry).cancelUpload},
 	{"GET", "/v2/{name}/referrers/{digest?}", "referrers", ActionPull, (*Registry).referrers},
 	{"HEAD", "/v2/{name}/referrers/{digest?}", "referrers", ActionPull, (*Registry).referrers},
+
+	{"GET", "/acr/v1/_catalog", "acr_catalog", ActionCatalog, (*Registry).acrCatalog},
+	{"GET", "/acr/v1/{name}/_tags", "acr_tags", ActionMetadataRead, (*Registry).acrListTags},
+	{"GET", "/acr/v1/{name}/_tags/{tag}", "acr_tag", ActionMetadataRead, (*Registry).acrGetTag},
+	{"PATCH", "/acr/v1/{name}/_tags/{tag}", "acr_tag", ActionMetadataWrite, (*Registry).acrPatchTag},
+	{"DELETE", "/acr/v1/{name}/_tags/{tag}", "acr_tag", ActionDelete, (*Registry).acrDeleteTag},
+	{"GET", "/acr/v1/{name}/_manifests", "acr_manifests", ActionMetadataRead, (*Registry).acrListManifests},
+	{"GET", "/acr/v1/{name}/_manifests/{digest}", "acr_manifest", ActionMetadataRead, (*Registry).acrGetManifest},
+	{"PATCH", "/acr/v1/{name}/_manifests/{digest}", "acr_manifest", ActionMetadataWrite, (*Registry).acrPatchManifest},
+	{"GET", "/acr/v1/{name}", "acr_repository", ActionMetadataRead, (*Registry).acrGetRepository},
+	{"PATCH", "/acr/v1/{name}", "acr_repository", ActionMetadataWrite, (*Registry).acrPatchRepository},
+	{"DELETE", "/acr/v1/{name}", "acr_repository", ActionDelete, (*Registry).acrDeleteRepository},
 }
+
+// prefixes are the APIs the table serves; every pattern starts with one.
+var prefixes = []string{"/v2/", "/acr/v1/"}
 
 // compiledRoute is a route with its pattern split for matching.
 type compiledRoute struct {
 	route
-	fixed      []string // segments after "/v2/" (no {name}) or after "{name}"
+	prefix     string   // "/v2/" or "/acr/v1/"
+	fixed      []string // segments after the prefix (no {name}) or after "{name}"
 	hasName    bool
 	hasParam   bool // the last segment is a parameter
 	emptyParam bool // ... which may be empty
@@ -84,8 +105,19 @@ func compileRoutes() []compiledRoute {
 	out := make([]compiledRoute, 0, len(routes))
 	for _, rt := range routes {
 		c := compiledRoute{route: rt}
-		rest := strings.TrimPrefix(rt.pattern, "/v2/")
-		if after, ok := strings.CutPrefix(rest, "{name}/"); ok {
+		var rest string
+		for _, p := range prefixes {
+			if after, ok := strings.CutPrefix(rt.pattern, p); ok {
+				c.prefix, rest = p, after
+				break
+			}
+		}
+		if c.prefix == "" {
+			panic("registry: route " + rt.pattern + " has no known prefix")
+		}
+		if rest == "{name}" {
+			c.hasName, rest = true, ""
+		} else if after, ok := strings.CutPrefix(rest, "{name}/"); ok {
 			c.hasName, rest = true, after
 		}
 		if rest != "" {
@@ -103,14 +135,20 @@ func compileRoutes() []compiledRoute {
 // match finds the route for a request path. It reads the path from its end, because
 // repository names contain '/': the reserved trailing segments decide the route and the
 // remaining leading segments are the name. Each segment is unescaped on its own, so a
-// name sent as "a%2Fb" (the Azure SDK) and as "a/b" (docker) are the same.
+// name sent as "a%2Fb" (the Azure SDK) and as "a/b" (docker, the Azure CLI) are the same.
 // It returns the routes matching the path (several methods) and the parameters.
 func match(table []compiledRoute, escapedPath string) ([]*compiledRoute, params, error) {
 	if escapedPath == "/v2" {
 		escapedPath = "/v2/" // the API base, as clients also spell it
 	}
-	rest, ok := strings.CutPrefix(escapedPath, "/v2/")
-	if !ok {
+	var prefix, rest string
+	for _, p := range prefixes {
+		if after, ok := strings.CutPrefix(escapedPath, p); ok {
+			prefix, rest = p, after
+			break
+		}
+	}
+	if prefix == "" {
 		return nil, params{}, nil
 	}
 	raw := strings.Split(rest, "/")
@@ -122,16 +160,11 @@ func match(table []compiledRoute, escapedPath string) ([]*compiledRoute, params,
 		}
 		segs[i] = u
 	}
-	var found []*compiledRoute
-	var p params
-	for i := range table {
-		c := &table[i]
-		if q, ok := c.matchSegments(segs); ok {
-			if len(found) > 0 && q != p {
-				continue // the first pattern to match decides the parameters
-			}
-			found, p = append(found, c), q
-		}
+	// A reading that leaves a valid name wins ("/acr/v1/a/_tags/_tags" is the tag "_tags"
+	// of a, not the tags of "a/_tags"); with none, the first reading is refused for its name.
+	found, p := collect(table, prefix, segs, true)
+	if len(found) == 0 {
+		found, p = collect(table, prefix, segs, false)
 	}
 	if len(found) > 0 && found[0].hasName {
 		if err := oci.ValidateName(p.name); err != nil {
@@ -139,6 +172,26 @@ func match(table []compiledRoute, escapedPath string) ([]*compiledRoute, params,
 		}
 	}
 	return found, p, nil
+}
+
+// collect returns the routes of prefix matching segs, in table order: the first pattern
+// to match decides the parameters, and the others with the same parameters are its other
+// methods. validName skips readings whose repository name is invalid.
+func collect(table []compiledRoute, prefix string, segs []string, validName bool) ([]*compiledRoute, params) {
+	var found []*compiledRoute
+	var p params
+	for i := range table {
+		c := &table[i]
+		if c.prefix != prefix {
+			continue
+		}
+		q, ok := c.matchSegments(segs)
+		if !ok || len(found) > 0 && q != p || validName && c.hasName && oci.ValidateName(q.name) != nil {
+			continue
+		}
+		found, p = append(found, c), q
+	}
+	return found, p
 }
 
 func (c *compiledRoute) matchSegments(segs []string) (params, bool) {
@@ -161,6 +214,9 @@ func (c *compiledRoute) matchSegments(segs []string) (params, bool) {
 		return params{}, false
 	}
 	p := params{name: strings.Join(segs[:len(segs)-tail], "/")}
+	if tail == 0 && p.name == "" {
+		return params{}, false // "/acr/v1/" names no repository
+	}
 	if c.hasParam {
 		p.last = end[len(end)-1]
 		if p.last == "" && !c.emptyParam {
@@ -182,8 +238,8 @@ func equal(a, b []string) bool {
 	return true
 }
 
-// ServeHTTP routes a /v2/ request, sets the headers every answer carries, and renders the
-// handler's error once.
+// ServeHTTP routes a /v2/ or /acr/v1/ request, sets the headers every answer carries, and
+// renders the handler's error once.
 func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Docker-Distribution-Api-Version", "registry/2.0")

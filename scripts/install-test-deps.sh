@@ -10,6 +10,7 @@ set -euo pipefail
 # Debian packages the tests need, as "command:package".
 deps=(
 	"skopeo:skopeo"
+	"az:azure-cli" # test/management, test/identity (the Azure CLI scenarios); large, installed quietly
 )
 
 missing=()

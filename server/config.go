@@ -28,6 +28,19 @@ type Config struct {
 	LogLevel        string
 	UploadTTL       time.Duration
 	ShutdownTimeout time.Duration
+
+	// IMDSAddr and IMDSHost: a plain-HTTP IMDS-style managed-identity listener bound to
+	// one identity host (see package identity).
+	IMDSAddr string
+	IMDSHost string
+	// FederationCA: extra roots for fetching external OIDC issuers' keys.
+	FederationCA string
+	// BootstrapClientID and BootstrapClientSecret preset the owner created on first start.
+	BootstrapClientID     string
+	BootstrapClientSecret string
+	// RegistryDomain is the DNS suffix of the login servers of registries created through
+	// the management plane: <name>.<domain>[:port].
+	RegistryDomain string
 }
 
 // ConfigFlag names the flag (and, as CERULEAN_CONFIG, the variable) that points at a YAML
@@ -50,6 +63,16 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.DurationVar(&c.UploadTTL, "upload-ttl", 24*time.Hour, "expire upload sessions idle this long (0 keeps them)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, wait this long for in-flight requests")
+	fs.StringVar(&c.IMDSAddr, "imds-addr", "", "serve the IMDS-style managed-identity endpoint (plain HTTP) on `host:port`, "+
+		"e.g. 169.254.169.254:80; everything that reaches it acts as --imds-host")
+	fs.StringVar(&c.IMDSHost, "imds-host", "", "the managed-identity host `name` whose identities --imds-addr serves")
+	fs.StringVar(&c.FederationCA, "federation-ca", "", "PEM `file` of extra CA certificates to trust when fetching "+
+		"external OIDC issuers (workload identity federation)")
+	fs.StringVar(&c.RegistryDomain, "registry-domain", "localhost", "DNS `suffix` of new registries' login servers: "+
+		"<name>.<suffix>, with the listen port unless it is 443 (the default registry keeps the server's own address)")
+	fs.StringVar(&c.BootstrapClientID, "bootstrap-client-id", "", "on first start, the owner's client `id` (a GUID; default: generated)")
+	fs.StringVar(&c.BootstrapClientSecret, "bootstrap-client-secret", "", "on first start, the owner's client `secret` "+
+		"(at least 32 characters; default: generated). Prefer CERULEAN_BOOTSTRAP_CLIENT_SECRET: command lines are visible to other users")
 }
 
 // EnvName is the environment variable for a flag: CERULEAN_ and the flag name in upper
@@ -189,6 +212,12 @@ func (c *Config) Validate() error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		errs = append(errs, fmt.Errorf("--log-level: %w", err))
+	}
+	if c.RegistryDomain == "" || strings.ContainsAny(c.RegistryDomain, "/:@ ") {
+		errs = append(errs, fmt.Errorf("--registry-domain %q: want a DNS name such as localhost", c.RegistryDomain))
+	}
+	if (c.IMDSAddr == "") != (c.IMDSHost == "") {
+		errs = append(errs, errors.New("--imds-addr and --imds-host go together"))
 	}
 	if c.UploadTTL < 0 || c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))

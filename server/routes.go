@@ -23,8 +23,20 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", s.handle("healthz", s.healthz))
 	mux.Handle("GET /readyz", s.handle("readyz", s.readyz))
-	mux.Handle("/", s.handle("", notFound))
-	return s.instrument(s.recoverPanics(rawPrefix("/v2/", s.registry, mux)))
+	// The identity plane's patterns start with a {tenant} wildcard, which would conflict
+	// with other planes' prefixes here: it serves what no other pattern matches.
+	var fallback http.Handler = s.handle("", notFound)
+	if s.identity != nil {
+		fallback = s.identity.Handler(fallback)
+	}
+	mux.Handle("/", fallback)
+	return s.instrument(s.recoverPanics(rawPrefix("/v2/", s.registry, rawPrefix("/acr/v1/", s.registry, s.managementPlane(mux)))))
+}
+
+// imdsRoutes serve the IMDS-style managed-identity listener (--imds-addr), bound to one
+// identity host (--imds-host).
+func (s *Server) imdsRoutes() http.Handler {
+	return s.instrument(s.recoverPanics(s.identity.IMDSHandler(s.cfg.IMDSHost, s.handle("", notFound))))
 }
 
 // rawPrefix sends paths under prefix to h untouched and the rest to next. ServeMux cleans

@@ -12,6 +12,8 @@
 //	DIR/tls/ca-key.pem    its key (0600); kept for the life of the data directory
 //	DIR/tls/server.pem    server certificate, reissued when the names change or expiry nears
 //	DIR/tls/server-key.pem
+//	DIR/keys/master.key   master key (0600): seals signing keys in the metadata store
+//	DIR/bootstrap.json    first start: tenant, subscription, owner client id and secret (0600)
 //	DIR/run/serve.json    while serving: where (see RunInfo); removed on shutdown
 package server
 
@@ -30,7 +32,10 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/cerulean-registry/cerulean/identity"
+	"github.com/cerulean-registry/cerulean/management"
 	"github.com/cerulean-registry/cerulean/registry"
+	"github.com/cerulean-registry/cerulean/signing"
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/blob/fs"
 	"github.com/cerulean-registry/cerulean/storage/meta"
@@ -47,6 +52,13 @@ type Server struct {
 	tls      *tls.Config
 	caFile   string // "" when serving the operator's own certificate
 	metrics  *metrics
+	// masterKey seals secrets at rest (DIR/keys/master.key); identity is the identity
+	// plane, set by Run once the login server (the issuer) is known.
+	masterKey *signing.MasterKey
+	identity  *identity.Service
+	// management is the management plane (ARM): built by New, verifying tokens with
+	// identity once Run started it.
+	management *management.Service
 }
 
 // Serve runs `cerulean serve` with cfg until ctx ends: notices go to stdout, logs to
@@ -76,6 +88,14 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.blobs, s.meta = blobs, md
 	s.registry = registry.New(registry.Options{Blobs: blobs, Meta: md, Logger: log})
+	if s.masterKey, err = signing.LoadMasterKey(filepath.Join(cfg.DataDir, signing.MasterKeyFile)); err != nil {
+		md.Close()
+		return nil, err
+	}
+	if err := s.newManagement(); err != nil {
+		md.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -122,12 +142,21 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	info := s.runInfo(ls)
+	// The identity plane needs the login server, its issuer, which port 0 decides only
+	// now; the handlers are attached once it exists.
+	bootstrapFile, err := s.startIdentity(ctx, info.LoginServer)
+	if err != nil {
+		closeAll(ls)
+		return err
+	}
+	s.attach(ls)
 	if err := writeRunInfo(s.cfg.DataDir, info); err != nil {
 		closeAll(ls)
 		return err
 	}
 	defer os.Remove(runFile(s.cfg.DataDir))
 	s.announce(out, info)
+	s.announceIdentity(out, bootstrapFile)
 
 	g, gctx := errgroup.WithContext(ctx)
 	for _, l := range ls {
@@ -143,23 +172,19 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 
 // listener is one of the server's sockets and what serves it.
 type listener struct {
-	name string // https, http or metrics
+	name string // https, http, metrics or imds
 	ln   net.Listener
-	srv  *http.Server
+	srv  *http.Server // set by attach
 }
 
 // listen opens every socket before anything is served, so a taken port fails the start
 // rather than half of the server.
 func (s *Server) listen() ([]*listener, error) {
-	h := s.routes()
-	specs := []struct {
-		name, addr string
-		h          http.Handler
-		tls        *tls.Config
-	}{
-		{"https", s.cfg.Addr, h, s.tls},
-		{"http", s.cfg.HTTPAddr, h, nil},
-		{"metrics", s.cfg.MetricsAddr, s.metrics.handler(), nil},
+	specs := []struct{ name, addr string }{
+		{"https", s.cfg.Addr},
+		{"http", s.cfg.HTTPAddr},
+		{"metrics", s.cfg.MetricsAddr},
+		{"imds", s.cfg.IMDSAddr},
 	}
 	var ls []*listener
 	for _, sp := range specs {
@@ -171,9 +196,26 @@ func (s *Server) listen() ([]*listener, error) {
 			closeAll(ls)
 			return nil, fmt.Errorf("%s listener: %w", sp.name, err)
 		}
-		ls = append(ls, &listener{name: sp.name, ln: ln, srv: s.httpServer(sp.h, sp.tls)})
+		ls = append(ls, &listener{name: sp.name, ln: ln})
 	}
 	return ls, nil
+}
+
+// attach gives each listener its server and handler.
+func (s *Server) attach(ls []*listener) {
+	h := s.routes()
+	for _, l := range ls {
+		switch l.name {
+		case "https":
+			l.srv = s.httpServer(h, s.tls)
+		case "http":
+			l.srv = s.httpServer(h, nil)
+		case "metrics":
+			l.srv = s.httpServer(s.metrics.handler(), nil)
+		case "imds":
+			l.srv = s.httpServer(s.imdsRoutes(), nil)
+		}
+	}
 }
 
 func (s *Server) httpServer(h http.Handler, tlsConf *tls.Config) *http.Server {

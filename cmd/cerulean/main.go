@@ -1,6 +1,7 @@
 // Command cerulean is the one Cerulean binary: `serve` runs the registry server, `gc`
-// collects garbage in its data directory, `bench` measures a server beside baselines. It
-// only wires flags to packages server and bench.
+// collects garbage in its data directory, `bench` measures a server beside baselines; the
+// management and identity verbs are clients of a running server. It only wires flags to
+// the packages that do the work.
 package main
 
 import (
@@ -34,5 +35,7 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 	}
 	root.AddCommand(newServeCmd(), newGCCmd(), newBenchCmd())
+	root.AddCommand(managementCommands()...)
+	root.AddCommand(identityCommands()...)
 	return root
 }

@@ -83,6 +83,9 @@ type Manifest struct {
 	Architecture    string
 	References      []Reference
 	CreatedAt       time.Time // set by the store on first push to the repository
+	// ReadDisabled is set by Manifest and TaggedManifest when a readEnabled attribute
+	// (see ACR) forbids pulling the manifest by the reference it was read by.
+	ReadDisabled bool
 }
 
 // Descriptor is an OCI descriptor as listed in a referrers index.
@@ -106,44 +109,53 @@ type RepositoryDeletion struct {
 	Tags      []string
 }
 
-// Store is a metadata backend. Names are already validated by the caller.
+// Store is a metadata backend. Names are already validated by the caller. Writes honour
+// the changeable attributes described with ACR, returning ErrDisallowed.
 type Store interface {
+	ACR
+
 	// LinkBlob records that repo holds a committed blob (creating the repository on first
 	// use). Linking again refreshes the link time (GC grace).
 	LinkBlob(ctx context.Context, repo Repo, d digest.Digest, size int64) error
 	// BlobSize returns the size of a blob linked into repo, or ErrBlobNotFound.
 	BlobSize(ctx context.Context, repo Repo, d digest.Digest) (int64, error)
-	// UnlinkBlob removes a blob from repo, or returns ErrBlobNotFound.
+	// UnlinkBlob removes a blob from repo, or returns ErrBlobNotFound (ErrDisallowed when
+	// repo is write-locked).
 	UnlinkBlob(ctx context.Context, repo Repo, d digest.Digest) error
 
 	// PutManifest stores m in m.Repo (idempotent for the same digest) and, when tag is not
 	// empty, points tag at it, in one transaction. It returns *MissingReferencesError when
-	// a reference is not in the repository (blobs linked, manifests stored).
+	// a reference is not in the repository (blobs linked, manifests stored), and
+	// ErrDisallowed when repo or tag is write-locked.
 	PutManifest(ctx context.Context, m *Manifest, tag string) error
 	// Manifest returns a manifest by digest, or ErrManifestNotFound. References are not
-	// loaded (nil): the read path needs only the content.
+	// loaded (nil): the read path needs only the content. ReadDisabled says whether the
+	// repository's or the manifest's readEnabled is false.
 	Manifest(ctx context.Context, repo Repo, d digest.Digest) (*Manifest, error)
 	// TaggedManifest returns the manifest a tag points at, or ErrTagNotFound. References
-	// are not loaded, as for Manifest.
+	// are not loaded, as for Manifest. ReadDisabled also counts the tag's readEnabled.
 	TaggedManifest(ctx context.Context, repo Repo, tag string) (*Manifest, error)
 	// DeleteManifest removes a manifest and every tag pointing at it, or returns
-	// ErrManifestNotFound.
+	// ErrManifestNotFound (ErrDisallowed when repo, the manifest or one of the tags is
+	// locked).
 	DeleteManifest(ctx context.Context, repo Repo, d digest.Digest) error
-	// DeleteTag removes a tag (the manifest stays), or returns ErrTagNotFound.
+	// DeleteTag removes a tag (the manifest stays), or returns ErrTagNotFound
+	// (ErrDisallowed when repo is write-locked or the tag locked).
 	DeleteTag(ctx context.Context, repo Repo, tag string) error
 	// DeleteRepository removes a repository with its manifests, tags and blob links, in one
-	// transaction, and says what went; ErrRepositoryNotFound if it holds nothing.
+	// transaction, and says what went; ErrRepositoryNotFound if it holds nothing,
+	// ErrDisallowed when it or anything in it is locked.
 	DeleteRepository(ctx context.Context, repo Repo) (RepositoryDeletion, error)
 	// DeleteRegistry removes every repository of a registry (its blobs' bytes go at the
 	// next GC).
 	DeleteRegistry(ctx context.Context, registry string) error
 
-	// Tags lists up to limit tag names of repo in lexical order, after the name `after`
-	// (exclusive; "" from the start). limit <= 0 means no limit.
+	// Tags lists up to limit listed tag names of repo in lexical order, after the name
+	// `after` (exclusive; "" from the start). limit <= 0 means no limit.
 	// It returns ErrRepositoryNotFound for an unknown repository.
 	Tags(ctx context.Context, repo Repo, after string, limit int) ([]string, error)
-	// Repositories lists up to limit names of the registry's repositories holding at least
-	// one manifest, in lexical order, after `after`. limit <= 0 means no limit.
+	// Repositories lists up to limit names of the registry's listed repositories holding
+	// at least one manifest, in lexical order, after `after`. limit <= 0 means no limit.
 	Repositories(ctx context.Context, registry, after string, limit int) ([]string, error)
 	// Referrers lists the manifests in repo whose subject is d, optionally only those of
 	// artifactType, ordered by digest.
@@ -151,7 +163,8 @@ type Store interface {
 
 	// UnreachableManifests lists manifests, of every registry, that no tag reaches. A manifest is reachable when
 	// it is tagged, is a child of a reachable index, or is a referrer whose subject is
-	// reachable; a reachable manifest's subject is reachable too.
+	// reachable; a reachable manifest's subject is reachable too. Locked manifests, and
+	// those of write-locked repositories, count as tagged.
 	UnreachableManifests(ctx context.Context) ([]ManifestRef, error)
 	// BlobInUse reports whether any manifest references d, or any repository linked d at
 	// or after cutoff.

@@ -5,8 +5,10 @@
 // only ever had blobs linked lists no tags rather than ErrRepositoryNotFound; ReleaseBlob
 // of a blob nothing links or references reports true; any manifest reference, tagged or
 // not, in any repository, keeps a blob in use. Registries never share content, except that
-// blob GC (BlobInUse, ReleaseBlob, UnreachableManifests) spans all of them. It makes no
-// timing assertions.
+// blob GC (BlobInUse, ReleaseBlob, UnreachableManifests) spans all of them. The ACR
+// metadata and the changeable attributes, which every write honours, have their own cases
+// (acr.go). It makes no timing assertions: time orders are checked against the times the
+// store reports.
 package metatest
 
 import (
@@ -58,6 +60,14 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"Registries", testRegistries},
 		{"DeleteRepository", testDeleteRepository},
 		{"DeleteRegistry", testDeleteRegistry},
+		{"Attributes", testAttributes},
+		{"RepositoryInfo", testRepositoryInfo},
+		{"TagInfos", testTagInfos},
+		{"ManifestInfos", testManifestInfos},
+		{"Locks", testLocks},
+		{"ReadDisabled", testReadDisabled},
+		{"ListDisabled", testListDisabled},
+		{"UnreachableLocked", testUnreachableLocked},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newStore) })
 	}

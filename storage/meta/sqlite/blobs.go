@@ -55,11 +55,16 @@ func (s *Store) BlobSize(ctx context.Context, repo meta.Repo, d digest.Digest) (
 	return size, nil
 }
 
-// UnlinkBlob removes d from repo.
+// blobLockedSQL finds a blob link and says whether removing it is refused (the
+// repository is write-locked); it takes the registry id, the name and the digest.
+const blobLockedSQL = `SELECT r.id, r.write_enabled = 0
+	FROM repositories r JOIN repository_blobs b ON b.repo_id = r.id
+	WHERE r.registry_id = ? AND r.name = ? AND b.digest = ?`
+
+// UnlinkBlob removes d from repo unless repo is write-locked.
 func (s *Store) UnlinkBlob(ctx context.Context, repo meta.Repo, d digest.Digest) error {
-	err := deleteOne(ctx, s.w, meta.ErrBlobNotFound,
-		`DELETE FROM repository_blobs WHERE repo_id = (`+repoIDSQL+`) AND digest = ?`,
-		repo.Registry, repo.Name, d)
+	err := deleteUnlocked(ctx, s.w, meta.ErrBlobNotFound, blobLockedSQL,
+		`DELETE FROM repository_blobs WHERE repo_id = ? AND digest = ?`, repo, d)
 	if err != nil {
 		return fmt.Errorf("sqlite: unlink blob %s@%s: %w", repoString(repo), d, err)
 	}

@@ -11,6 +11,8 @@ import (
 // and therefore one snapshot. edges holds, per repository, "reaching src reaches dst":
 // index to child, subject to referrer, referrer to subject. UNION (not UNION ALL) in
 // reachable drops rows already reached, which ends the walk on subject/referrer cycles.
+// roots are the tags, and the manifests that may not be deleted (locked, or in a
+// write-locked repository): what a locked index or referrer reaches stays too.
 // A single recursive term (not one per edge kind) keeps the query valid PostgreSQL too.
 // Its one parameter is meta.RefManifest.
 const unreachableSQL = `
@@ -22,8 +24,14 @@ edges (repo_id, src, dst) AS (
 	UNION ALL
 	SELECT repo_id, digest, subject FROM manifests WHERE subject IS NOT NULL
 ),
-reachable (repo_id, digest) AS (
+roots (repo_id, digest) AS (
 	SELECT repo_id, digest FROM tags
+	UNION ALL
+	SELECT m.repo_id, m.digest FROM manifests m JOIN repositories r ON r.id = m.repo_id
+	WHERE m.write_enabled = 0 OR m.delete_enabled = 0 OR r.write_enabled = 0
+),
+reachable (repo_id, digest) AS (
+	SELECT repo_id, digest FROM roots
 	UNION
 	SELECT e.repo_id, e.dst FROM reachable x JOIN edges e ON e.repo_id = x.repo_id AND e.src = x.digest
 )

@@ -12,16 +12,17 @@ import (
 
 // tagsSQL tells "unknown repository" (no row) from "no tags" (one NULL row) in one
 // statement, so in one snapshot: repository rows are deleted, and their ids reused. It
-// takes after, the registry id, the name and the limit.
+// lists only listed tags (listEnabled). It takes after, the registry id, the name and
+// the limit.
 const tagsSQL = `SELECT t.name FROM repositories r
-	LEFT JOIN tags t ON t.repo_id = r.id AND t.name > ?
+	LEFT JOIN tags t ON t.repo_id = r.id AND t.name > ? AND t.list_enabled = 1
 	WHERE r.registry_id = ? AND r.name = ?
 	ORDER BY t.name LIMIT ?`
 
-// repositoriesSQL is a range scan of the (registry_id, name) index; it takes the
-// registry id, after and the limit.
+// repositoriesSQL is a range scan of the (registry_id, name) index, of the listed
+// repositories (listEnabled); it takes the registry id, after and the limit.
 const repositoriesSQL = `SELECT r.name FROM repositories r
-	WHERE r.registry_id = ? AND r.name > ? AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)
+	WHERE r.registry_id = ? AND r.name > ? AND r.list_enabled = 1 AND EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)
 	ORDER BY r.name LIMIT ?`
 
 // Tags lists tag names of repo in byte order, after `after`, at most limit.

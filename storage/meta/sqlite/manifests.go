@@ -18,12 +18,14 @@ const manifestColumns = `m.digest, m.media_type, m.size, m.content, m.artifact_t
 
 // The two manifest reads are single indexed lookups: repositories by unique (registry,
 // name), then tags and manifests by primary key, so their cost does not grow with the tag
-// count.
+// count. The readEnabled attributes on the way come back in the same row.
 const (
-	manifestByDigestSQL = `SELECT ` + manifestColumns + `
+	manifestByDigestSQL = `SELECT ` + manifestColumns + `,
+		(r.read_enabled = 0 OR m.read_enabled = 0)
 		FROM repositories r JOIN manifests m ON m.repo_id = r.id
 		WHERE r.registry_id = ? AND r.name = ? AND m.digest = ?`
-	manifestByTagSQL = `SELECT ` + manifestColumns + `
+	manifestByTagSQL = `SELECT ` + manifestColumns + `,
+		(r.read_enabled = 0 OR t.read_enabled = 0 OR m.read_enabled = 0)
 		FROM repositories r
 		JOIN tags t ON t.repo_id = r.id
 		JOIN manifests m ON m.repo_id = t.repo_id AND m.digest = t.digest
@@ -68,7 +70,7 @@ func scanManifest(row *sql.Row, repo meta.Repo) (*meta.Manifest, error) {
 	var subject, annotations sql.NullString
 	var created int64
 	if err := row.Scan(&m.Digest, &m.MediaType, &m.Size, &m.Content, &m.ArtifactType,
-		&m.ConfigMediaType, &subject, &annotations, &m.OS, &m.Architecture, &created); err != nil {
+		&m.ConfigMediaType, &subject, &annotations, &m.OS, &m.Architecture, &created, &m.ReadDisabled); err != nil {
 		return nil, err
 	}
 	m.Subject = digest.Digest(subject.String)
@@ -85,6 +87,9 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tag string) e
 		now := time.Now().UnixNano()
 		repoID, err := ensureRepository(ctx, tx, m.Repo, now)
 		if err != nil {
+			return err
+		}
+		if err := refuseIf(ctx, tx, pushLockedSQL, repoID, repoID, tag); err != nil {
 			return err
 		}
 		if err := checkReferences(ctx, tx, repoID, m.References); err != nil {
@@ -104,6 +109,23 @@ func (s *Store) PutManifest(ctx context.Context, m *meta.Manifest, tag string) e
 	})
 	if err != nil {
 		return fmt.Errorf("sqlite: put manifest %s@%s: %w", repoString(m.Repo), m.Digest, err)
+	}
+	return nil
+}
+
+// pushLockedSQL says whether a push is refused: the repository, or the tag it would
+// write, is write-locked. It takes the repository id twice and the tag.
+const pushLockedSQL = `SELECT EXISTS (SELECT 1 FROM repositories WHERE id = ? AND write_enabled = 0)
+	OR EXISTS (SELECT 1 FROM tags WHERE repo_id = ? AND name = ? AND write_enabled = 0)`
+
+// refuseIf runs a query answering one boolean and returns meta.ErrDisallowed if it is true.
+func refuseIf(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
+	var refused bool
+	if err := tx.QueryRowContext(ctx, query, args...).Scan(&refused); err != nil {
+		return err
+	}
+	if refused {
+		return meta.ErrDisallowed
 	}
 	return nil
 }
@@ -153,7 +175,8 @@ func checkReferences(ctx context.Context, tx *sql.Tx, repoID int64, refs []meta.
 }
 
 // insertManifest stores m with its references. A re-push of a stored digest (same bytes,
-// same references) only refreshes updated_at; its reference inserts are no-ops.
+// same references) only refreshes updated_at, unless the manifest is write-locked; its
+// reference inserts are no-ops.
 func insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *meta.Manifest, now int64) error {
 	annotations, err := encodeAnnotations(m.Annotations)
 	if err != nil {
@@ -162,7 +185,8 @@ func insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *meta.Manif
 	if _, err := tx.ExecContext(ctx, `INSERT INTO manifests (repo_id, digest, media_type, size, content,
 			artifact_type, config_media_type, subject, annotations, os, architecture, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (repo_id, digest) DO UPDATE SET updated_at = excluded.updated_at`,
+		ON CONFLICT (repo_id, digest) DO UPDATE SET updated_at =
+			CASE WHEN manifests.write_enabled = 1 THEN excluded.updated_at ELSE manifests.updated_at END`,
 		repoID, m.Digest, m.MediaType, m.Size, m.Content, m.ArtifactType, m.ConfigMediaType,
 		sql.NullString{String: m.Subject.String(), Valid: m.Subject != ""}, annotations,
 		m.OS, m.Architecture, now, now); err != nil {
@@ -177,33 +201,53 @@ func insertManifest(ctx context.Context, tx *sql.Tx, repoID int64, m *meta.Manif
 	return nil
 }
 
-// DeleteManifest removes a manifest; its references and the tags pointing at it go with
-// it in the same statement (ON DELETE CASCADE).
+// manifestLockedSQL finds a manifest and says whether deleting it is refused: the
+// repository is write-locked, or the manifest or a tag naming it is locked. It takes the
+// registry id, the name and the digest.
+const manifestLockedSQL = `SELECT r.id, (r.write_enabled = 0 OR m.write_enabled = 0 OR m.delete_enabled = 0
+		OR EXISTS (SELECT 1 FROM tags t WHERE t.repo_id = r.id AND t.digest = m.digest
+			AND (t.write_enabled = 0 OR t.delete_enabled = 0)))
+	FROM repositories r JOIN manifests m ON m.repo_id = r.id
+	WHERE r.registry_id = ? AND r.name = ? AND m.digest = ?`
+
+// tagLockedSQL finds a tag and says whether deleting it is refused; it takes the registry
+// id, the name and the tag.
+const tagLockedSQL = `SELECT r.id, (r.write_enabled = 0 OR t.write_enabled = 0 OR t.delete_enabled = 0)
+	FROM repositories r JOIN tags t ON t.repo_id = r.id
+	WHERE r.registry_id = ? AND r.name = ? AND t.name = ?`
+
+// DeleteManifest removes a manifest unless it is locked; its references and the tags
+// pointing at it go with it in the same statement (ON DELETE CASCADE).
 func (s *Store) DeleteManifest(ctx context.Context, repo meta.Repo, d digest.Digest) error {
-	err := deleteOne(ctx, s.w, meta.ErrManifestNotFound,
-		`DELETE FROM manifests WHERE repo_id = (`+repoIDSQL+`) AND digest = ?`,
-		repo.Registry, repo.Name, d)
+	err := deleteUnlocked(ctx, s.w, meta.ErrManifestNotFound, manifestLockedSQL,
+		`DELETE FROM manifests WHERE repo_id = ? AND digest = ?`, repo, d)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete manifest %s@%s: %w", repoString(repo), d, err)
 	}
 	return nil
 }
 
-// DeleteTag removes a tag; the manifest stays.
+// DeleteTag removes a tag unless it is locked; the manifest stays.
 func (s *Store) DeleteTag(ctx context.Context, repo meta.Repo, tag string) error {
-	err := deleteOne(ctx, s.w, meta.ErrTagNotFound,
-		`DELETE FROM tags WHERE repo_id = (`+repoIDSQL+`) AND name = ?`,
-		repo.Registry, repo.Name, tag)
+	err := deleteUnlocked(ctx, s.w, meta.ErrTagNotFound, tagLockedSQL,
+		`DELETE FROM tags WHERE repo_id = ? AND name = ?`, repo, tag)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete tag %s:%s: %w", repoString(repo), tag, err)
 	}
 	return nil
 }
 
+// repositoryLockedSQL says whether deleting a repository is refused: it is locked, or
+// something in it is. It takes the repository id three times.
+const repositoryLockedSQL = `SELECT EXISTS (SELECT 1 FROM repositories WHERE id = ? AND (write_enabled = 0 OR delete_enabled = 0))
+	OR EXISTS (SELECT 1 FROM manifests WHERE repo_id = ? AND (write_enabled = 0 OR delete_enabled = 0))
+	OR EXISTS (SELECT 1 FROM tags WHERE repo_id = ? AND (write_enabled = 0 OR delete_enabled = 0))`
+
 // DeleteRepository removes repo's row in one write transaction, after reading what it
 // held; ON DELETE CASCADE takes its manifests (with their references and tags) and its
 // blob links. A row that holds nothing (every manifest and link already deleted) goes too,
-// but is reported as ErrRepositoryNotFound, like an unknown name.
+// but is reported as ErrRepositoryNotFound, like an unknown name. A repository that holds
+// something is kept, and meta.ErrDisallowed returned, when it or anything in it is locked.
 func (s *Store) DeleteRepository(ctx context.Context, repo meta.Repo) (meta.RepositoryDeletion, error) {
 	var del meta.RepositoryDeletion
 	var held bool
@@ -228,6 +272,11 @@ func (s *Store) DeleteRepository(ctx context.Context, repo meta.Repo) (meta.Repo
 			OR EXISTS (SELECT 1 FROM repository_blobs WHERE repo_id = ?)`, id, id).Scan(&held); err != nil {
 			return err
 		}
+		if held {
+			if err := refuseIf(ctx, tx, repositoryLockedSQL, id, id, id); err != nil {
+				return err
+			}
+		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM repositories WHERE id = ?`, id)
 		return err
 	})
@@ -249,17 +298,25 @@ func (s *Store) DeleteRegistry(ctx context.Context, registry string) error {
 	return nil
 }
 
-// deleteOne runs a single-row DELETE and returns notFound when it matched nothing.
-func deleteOne(ctx context.Context, db *sql.DB, notFound error, query string, args ...any) error {
-	res, err := db.ExecContext(ctx, query, args...)
-	if err != nil {
+// deleteUnlocked deletes one row in one write transaction: find answers the repository
+// id and whether the row is locked (no row: notFound), del deletes it. Both take the
+// repository's registry id and name, then key; del takes the repository id and key.
+func deleteUnlocked(ctx context.Context, db *sql.DB, notFound error, find, del string, repo meta.Repo, key any) error {
+	return inTx(ctx, db, func(tx *sql.Tx) error {
+		var repoID int64
+		var locked bool
+		err := tx.QueryRowContext(ctx, find, repo.Registry, repo.Name, key).Scan(&repoID, &locked)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return notFound
+		case err != nil:
+			return err
+		case locked:
+			return meta.ErrDisallowed
+		}
+		_, err = tx.ExecContext(ctx, del, repoID, key)
 		return err
-	}
-	n, err := res.RowsAffected()
-	if err == nil && n == 0 {
-		err = notFound
-	}
-	return err
+	})
 }
 
 func encodeAnnotations(a map[string]string) (sql.NullString, error) {

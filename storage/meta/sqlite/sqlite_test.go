@@ -28,6 +28,26 @@ func TestStore(t *testing.T) {
 	})
 }
 
+func TestDirectory(t *testing.T) {
+	metatest.RunDirectory(t, func(t *testing.T) meta.Directory {
+		s := open(t, filepath.Join(t.TempDir(), "meta.db"))
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestManagement(t *testing.T) {
+	metatest.RunManagement(t, func(t *testing.T) meta.Management {
+		s := open(t, filepath.Join(t.TempDir(), "meta.db"))
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	})
+}
+
 func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
 	ctx := t.Context()

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/cerulean-registry/cerulean/identity"
+	"github.com/cerulean-registry/cerulean/signing"
+	"github.com/cerulean-registry/cerulean/storage/meta"
+)
+
+// secretKeyPurpose names the key, derived from the master key, that hashes client and
+// host secrets; changing it invalidates every stored secret.
+const secretKeyPurpose = "cerulean identity client secrets v1"
+
+// startIdentity builds the identity plane, whose issuer is https://<loginServer>, and
+// bootstraps the directory on first start. It returns the bootstrap file's path, "" when
+// there is none.
+func (s *Server) startIdentity(ctx context.Context, loginServer string) (string, error) {
+	dir, ok := s.meta.(meta.Directory)
+	if !ok {
+		return "", errors.New("identity: the metadata store keeps no directory")
+	}
+	keys, err := signing.New(signing.Options{Store: dir, MasterKey: s.masterKey, Purpose: identity.SigningPurpose,
+		MaxTokenLifetime: identity.SigningKeyLifetime, Logger: s.log})
+	if err != nil {
+		return "", err
+	}
+	client, err := federationClient(s.cfg.FederationCA)
+	if err != nil {
+		return "", fmt.Errorf("--federation-ca: %w", err)
+	}
+	plan, existed, err := s.bootstrapPlan()
+	if err != nil {
+		return "", err
+	}
+	s.identity, err = identity.New(identity.Options{
+		Directory: dir, Keys: keys, SecretKey: s.masterKey.Derive(secretKeyPurpose),
+		BaseURL:          "https://" + loginServer,
+		ResourceScope:    "/subscriptions/" + plan.SubscriptionID + "/resourceGroups/" + plan.ResourceGroup,
+		FederationClient: client, Logger: s.log,
+	})
+	if err != nil {
+		return "", err
+	}
+	return s.bootstrap(ctx, plan, existed, loginServer)
+}
+
+// federationClient fetches external OIDC issuers' documents: system roots plus caFile.
+func federationClient(caFile string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, err
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("no certificate in %s", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: 15 * time.Second}, nil
+}
+
+// announceIdentity tells the operator where the bootstrap file is and how to reach the
+// identity plane.
+func (s *Server) announceIdentity(w io.Writer, bootstrapFile string) {
+	fmt.Fprintf(w, "  identity: authority %s (azidentity: cloud.Configuration.ActiveDirectoryAuthorityHost)\n", s.identity.BaseURL())
+	if bootstrapFile != "" {
+		fmt.Fprintf(w, "  bootstrap: %s (tenant, subscription, owner client id and secret; keep it safe)\n", bootstrapFile)
+	}
+}
