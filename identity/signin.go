@@ -354,13 +354,19 @@ func (s *Service) verifyFederatedAssertion(ctx context.Context, raw string, app 
 		Audience jwt.Audience `json:"aud"`
 	}
 	_ = t.UnverifiedClaims(&aud) // verified above
-	for _, f := range matching {
-		if f.Subject == c.Subject {
-			if slices.ContainsFunc(f.Audiences, aud.Audience.Contains) {
+	return matchFederated(matching, c.Subject, aud.Audience)
+}
+
+// matchFederated finds the credential for subject among those of the token's issuer and
+// checks that it expects one of the token's audiences.
+func matchFederated(fics []meta.FederatedCredential, subject string, aud jwt.Audience) error {
+	for _, f := range fics {
+		if f.Subject == subject {
+			if slices.ContainsFunc(f.Audiences, aud.Contains) {
 				return nil
 			}
-			return fail(ErrFederatedAudience, "No matching federated identity record found for presented assertion audience '%s'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.", strings.Join(aud.Audience, ","))
+			return fail(ErrFederatedAudience, "No matching federated identity record found for presented assertion audience '%s'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.", strings.Join(aud, ","))
 		}
 	}
-	return fail(ErrFederatedSubject, "No matching federated identity record found for presented assertion subject '%s'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.", c.Subject)
+	return fail(ErrFederatedSubject, "No matching federated identity record found for presented assertion subject '%s'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.", subject)
 }

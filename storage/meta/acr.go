@@ -30,6 +30,13 @@ import (
 //     refuses the pull); listEnabled=false hides a tag from Tags and TagInfos, a manifest
 //     from ManifestInfos, a repository from Repositories. Direct reads still find them.
 //
+// Left alone, by choice (ACR's documents speak of images, not of their parts): LinkBlob
+// into a write-locked repository (a push fails at its manifest, and its blobs go at the
+// next GC); blob reads, which readEnabled does not gate (blobs are content-addressed and
+// shared by images; a lock is a guardrail against mistakes, not an access control, which
+// is RBAC's); Referrers, which listEnabled does not filter (hiding a signature would
+// break verification); the tags of an unlisted repository, which Tags still lists.
+//
 // DeleteRegistry ignores the attributes: deleting a registry is a management operation.
 
 // ErrDisallowed: a changeable attribute of the repository, a tag or a manifest forbids

@@ -56,6 +56,9 @@ var lockOps = []lockOp{
 	{"v2 push a new tag", 201, func(e *env, t *testing.T, f *lockFixture) *reply {
 		return e.putManifest(t, f.repo, "v3", mtImage, f.n.content)
 	}},
+	{"v2 tag m again", 201, func(e *env, t *testing.T, f *lockFixture) *reply {
+		return e.putManifest(t, f.repo, "v4", mtImage, f.m.content)
+	}},
 	{"v2 push by digest", 201, func(e *env, t *testing.T, f *lockFixture) *reply {
 		return e.putManifest(t, f.repo, "", mtImage, f.n.content)
 	}},
@@ -103,7 +106,7 @@ type lock struct {
 // locks follows container-registry-image-lock.md, delete-operation-issues.md and the
 // retention policy article; see storage/meta/acr.go for the rules and their sources.
 var locks = []lock{
-	{"repository", "writeEnabled", []string{"v2 push to v1", "v2 push a new tag", "v2 push by digest", "v2 delete tag v1",
+	{"repository", "writeEnabled", []string{"v2 push to v1", "v2 push a new tag", "v2 tag m again", "v2 push by digest", "v2 delete tag v1",
 		"v2 delete manifest", "v2 delete blob", "acr untag v1", "acr delete repository"}, nil},
 	{"repository", "deleteEnabled", []string{"acr delete repository"}, nil},
 	{"repository", "readEnabled", []string{"v2 pull v1", "v2 head v1", "v2 pull v2", "v2 pull by digest"}, nil},

@@ -139,6 +139,14 @@ func testAttributes(t *testing.T, newStore func(*testing.T) *store) {
 		t.Errorf("manifest attributes after a re-push: %+v, want listEnabled kept false", a)
 	}
 
+	// A write-locked manifest pushed again (under a new tag) keeps its last update time.
+	s.updateManifest(m, lockWrite)
+	locked := manifestInfo().UpdatedAt
+	s.put(m, "v4")
+	if got := manifestInfo().UpdatedAt; !got.Equal(locked) {
+		t.Errorf("write-locked manifest pushed again: updated %v, want %v kept", got, locked)
+	}
+
 	// Not found.
 	missing := meta.AttributesUpdate{WriteEnabled: &no}
 	wantErr(t, "UpdateTagAttributes of an unknown tag", s.UpdateTagAttributes(ctx, r, "nope", missing), meta.ErrTagNotFound)
