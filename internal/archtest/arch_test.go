@@ -66,6 +66,10 @@ var forbidden = []struct {
 	{module + "/registry", []string{module + "/server", module + "/cmd"}},
 	{module + "/observe", []string{module + "/"}},
 	{module + "/access", []string{"net/http", module + "/storage", module + "/registry", module + "/server"}},
+	{module + "/signing", []string{"net/http", module + "/registry", module + "/identity", module + "/auth", module + "/management"}},
+	{module + "/identity", []string{module + "/registry", module + "/auth", module + "/management"}},
+	{module + "/management", []string{module + "/registry", module + "/auth"}},
+	{module + "/auth", []string{module + "/registry", module + "/management"}},
 }
 
 func TestImportDirection(t *testing.T) {
