@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"strings"
 
@@ -74,4 +75,30 @@ func Challenge(loginServer string, scope *access.Scope, invalidToken bool) strin
 		v += `,error="invalid_token"`
 	}
 	return v
+}
+
+// Admit is the data plane's gate for one request to reg: network rules first (as ACR,
+// before credentials), then the request's credentials, then the decision on want. A nil
+// want (the API base, GET /v2/) asks only that the caller presented a valid credential:
+// an anonymous caller without a token is challenged, one holding an anonymous-pull token
+// is let in.
+func (s *Service) Admit(r *http.Request, reg *meta.Registry, want *access.Scope) error {
+	client := ClientAddr(r)
+	if err := CheckNetwork(reg, client); err != nil {
+		return err
+	}
+	caller, err := s.Authenticate(r.Context(), reg, r.Header.Get("Authorization"), client)
+	if err != nil {
+		return err
+	}
+	if want == nil {
+		if caller.Principal.Kind == access.Anonymous && caller.granted == nil {
+			return fmt.Errorf("%w: no credentials", ErrUnauthorized)
+		}
+		return nil
+	}
+	if !s.Authorize(reg, caller, *want, client) {
+		return fmt.Errorf("%w: %s may not %s", ErrUnauthorized, caller.Principal, want)
+	}
+	return nil
 }

@@ -169,7 +169,7 @@ func (g *Registry) acrCatalog(w http.ResponseWriter, r *http.Request, _ params) 
 	if err != nil {
 		return err
 	}
-	names, err := g.meta.Repositories(r.Context(), g.registryID, q.last, q.fetch())
+	names, err := g.meta.Repositories(r.Context(), targetOf(r.Context()).ID, q.last, q.fetch())
 	if err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (g *Registry) acrCatalog(w http.ResponseWriter, r *http.Request, _ params) 
 
 // acrGetRepository serves GET /acr/v1/{name}.
 func (g *Registry) acrGetRepository(w http.ResponseWriter, r *http.Request, p params) error {
-	info, err := g.meta.RepositoryInfo(r.Context(), g.repo(p.name))
+	info, err := g.meta.RepositoryInfo(r.Context(), repoOf(r.Context(), p.name))
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (g *Registry) acrPatchRepository(w http.ResponseWriter, r *http.Request, p 
 	if err != nil {
 		return err
 	}
-	if err := g.meta.UpdateRepositoryAttributes(r.Context(), g.repo(p.name), u); err != nil {
+	if err := g.meta.UpdateRepositoryAttributes(r.Context(), repoOf(r.Context(), p.name), u); err != nil {
 		return err
 	}
 	return g.acrGetRepository(w, r, p)
@@ -211,7 +211,7 @@ func (g *Registry) acrPatchRepository(w http.ResponseWriter, r *http.Request, p 
 
 // acrDeleteRepository serves DELETE /acr/v1/{name}: 202 with what went.
 func (g *Registry) acrDeleteRepository(w http.ResponseWriter, r *http.Request, p params) error {
-	del, err := g.meta.DeleteRepository(r.Context(), g.repo(p.name))
+	del, err := g.meta.DeleteRepository(r.Context(), repoOf(r.Context(), p.name))
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func (g *Registry) acrListTags(w http.ResponseWriter, r *http.Request, p params)
 	if err != nil {
 		return err
 	}
-	infos, err := g.meta.TagInfos(r.Context(), g.repo(p.name), q.options())
+	infos, err := g.meta.TagInfos(r.Context(), repoOf(r.Context(), p.name), q.options())
 	if errors.Is(err, meta.ErrTagNotFound) {
 		return errorf(http.StatusNotFound, CodeTagUnknown, "last names no tag of the repository: %q", q.last)
 	}
@@ -262,7 +262,7 @@ func (g *Registry) acrPatchTag(w http.ResponseWriter, r *http.Request, p params)
 		return err
 	}
 	if oci.ValidateTag(p.last) == nil {
-		err = g.meta.UpdateTagAttributes(r.Context(), g.repo(p.name), p.last, u)
+		err = g.meta.UpdateTagAttributes(r.Context(), repoOf(r.Context(), p.name), p.last, u)
 	} else {
 		err = meta.ErrTagNotFound // no such tag can exist
 	}
@@ -276,7 +276,7 @@ func (g *Registry) acrPatchTag(w http.ResponseWriter, r *http.Request, p params)
 func (g *Registry) acrDeleteTag(w http.ResponseWriter, r *http.Request, p params) error {
 	err := meta.ErrTagNotFound
 	if oci.ValidateTag(p.last) == nil {
-		err = g.meta.DeleteTag(r.Context(), g.repo(p.name), p.last)
+		err = g.meta.DeleteTag(r.Context(), repoOf(r.Context(), p.name), p.last)
 	}
 	if err != nil {
 		return g.tagNotFound(r.Context(), p.name, err)
@@ -291,7 +291,7 @@ func (g *Registry) tagInfo(ctx context.Context, p params) (*meta.TagInfo, error)
 	if oci.ValidateTag(p.last) != nil {
 		return nil, g.tagNotFound(ctx, p.name, meta.ErrTagNotFound)
 	}
-	info, err := g.meta.TagInfo(ctx, g.repo(p.name), p.last)
+	info, err := g.meta.TagInfo(ctx, repoOf(ctx, p.name), p.last)
 	if err != nil {
 		return nil, g.tagNotFound(ctx, p.name, err)
 	}
@@ -304,7 +304,7 @@ func (g *Registry) tagNotFound(ctx context.Context, name string, err error) erro
 	if !errors.Is(err, meta.ErrTagNotFound) {
 		return err
 	}
-	if _, rerr := g.meta.RepositoryInfo(ctx, g.repo(name)); errors.Is(rerr, meta.ErrRepositoryNotFound) {
+	if _, rerr := g.meta.RepositoryInfo(ctx, repoOf(ctx, name)); errors.Is(rerr, meta.ErrRepositoryNotFound) {
 		return rerr
 	}
 	return fmt.Errorf("%w: %w", errTagUnknown, err)
@@ -316,7 +316,7 @@ func (g *Registry) acrListManifests(w http.ResponseWriter, r *http.Request, p pa
 	if err != nil {
 		return err
 	}
-	infos, err := g.meta.ManifestInfos(r.Context(), g.repo(p.name), q.options())
+	infos, err := g.meta.ManifestInfos(r.Context(), repoOf(r.Context(), p.name), q.options())
 	if errors.Is(err, meta.ErrManifestNotFound) {
 		return errorf(http.StatusNotFound, CodeManifestUnknown, "last names no manifest of the repository: %q", q.last)
 	}
@@ -338,7 +338,7 @@ func (g *Registry) acrGetManifest(w http.ResponseWriter, r *http.Request, p para
 	if err != nil {
 		return err
 	}
-	info, err := g.meta.ManifestInfo(r.Context(), g.repo(p.name), d)
+	info, err := g.meta.ManifestInfo(r.Context(), repoOf(r.Context(), p.name), d)
 	if err != nil {
 		return g.manifestNotFound(r.Context(), p.name, err)
 	}
@@ -356,7 +356,7 @@ func (g *Registry) acrPatchManifest(w http.ResponseWriter, r *http.Request, p pa
 	if err != nil {
 		return err
 	}
-	if err := g.meta.UpdateManifestAttributes(r.Context(), g.repo(p.name), d, u); err != nil {
+	if err := g.meta.UpdateManifestAttributes(r.Context(), repoOf(r.Context(), p.name), d, u); err != nil {
 		return g.manifestNotFound(r.Context(), p.name, err)
 	}
 	return g.acrGetManifest(w, r, p)
@@ -383,7 +383,7 @@ func (g *Registry) manifestNotFound(ctx context.Context, name string, err error)
 	if !errors.Is(err, meta.ErrManifestNotFound) {
 		return err
 	}
-	if _, rerr := g.meta.RepositoryInfo(ctx, g.repo(name)); errors.Is(rerr, meta.ErrRepositoryNotFound) {
+	if _, rerr := g.meta.RepositoryInfo(ctx, repoOf(ctx, name)); errors.Is(rerr, meta.ErrRepositoryNotFound) {
 		return rerr
 	}
 	return err

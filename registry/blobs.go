@@ -14,7 +14,7 @@ func (g *Registry) getBlob(w http.ResponseWriter, r *http.Request, p params) err
 	if err != nil {
 		return err
 	}
-	if _, err := g.meta.BlobSize(r.Context(), g.repo(p.name), d); err != nil {
+	if _, err := g.meta.BlobSize(r.Context(), repoOf(r.Context(), p.name), d); err != nil {
 		return err
 	}
 	f, err := g.blobs.Open(r.Context(), d)
@@ -40,7 +40,7 @@ func (g *Registry) deleteBlob(w http.ResponseWriter, r *http.Request, p params) 
 	if err != nil {
 		return err
 	}
-	if err := g.meta.UnlinkBlob(r.Context(), g.repo(p.name), d); err != nil {
+	if err := g.meta.UnlinkBlob(r.Context(), repoOf(r.Context(), p.name), d); err != nil {
 		return err
 	}
 	w.Header().Set("Docker-Content-Digest", d.String())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/cerulean-registry/cerulean/auth"
 	"github.com/cerulean-registry/cerulean/oci"
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/meta"
@@ -74,9 +75,14 @@ func errorf(status int, code Code, format string, args ...any) *Error {
 func toWire(err error) *Error {
 	var we *Error
 	var missing *meta.MissingReferencesError
+	var refused *refusal
 	switch {
 	case errors.As(err, &we):
 		return we
+	case errors.As(err, &refused):
+		return refusalToWire(refused)
+	case errors.Is(err, auth.ErrUnknownRegistry):
+		return errorf(http.StatusNotFound, CodeNameUnknown, "no registry is served at this address")
 	case errors.Is(err, meta.ErrDisallowed):
 		return &Error{Code: CodeDisallowed, Status: http.StatusMethodNotAllowed, Message: disallowedMessage, Detail: struct{}{}}
 	case errors.Is(err, errTagUnknown):

@@ -23,7 +23,7 @@ func (g *Registry) catalog(w http.ResponseWriter, r *http.Request, _ params) err
 	if err != nil {
 		return err
 	}
-	names, err := g.meta.Repositories(r.Context(), g.registryID, pg.last, pg.fetch())
+	names, err := g.meta.Repositories(r.Context(), targetOf(r.Context()).ID, pg.last, pg.fetch())
 	if err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func (g *Registry) listTags(w http.ResponseWriter, r *http.Request, p params) er
 	if err != nil {
 		return err
 	}
-	tags, err := g.meta.Tags(r.Context(), g.repo(p.name), pg.last, pg.fetch())
+	tags, err := g.meta.Tags(r.Context(), repoOf(r.Context(), p.name), pg.last, pg.fetch())
 	if err != nil {
 		return err
 	}

@@ -60,13 +60,13 @@ func (g *Registry) lookupManifest(ctx context.Context, name, reference string) (
 		if err != nil {
 			return nil, err
 		}
-		return g.meta.Manifest(ctx, g.repo(name), d)
+		return g.meta.Manifest(ctx, repoOf(ctx, name), d)
 	}
 	if oci.ValidateTag(reference) != nil {
 		// No such tag can exist; the spec's only answer for a manifest not found is 404.
 		return nil, meta.ErrTagNotFound
 	}
-	return g.meta.TaggedManifest(ctx, g.repo(name), reference)
+	return g.meta.TaggedManifest(ctx, repoOf(ctx, name), reference)
 }
 
 // accepts reports whether an Accept header allows mediaType. No Accept header, or a
@@ -162,13 +162,13 @@ func readManifest(r *http.Request) ([]byte, error) {
 // altogether is left to PutManifest, which reports every missing digest at once.
 func (g *Registry) checkSizes(ctx context.Context, name string, parsed *oci.Manifest) error {
 	for _, b := range parsed.Blobs {
-		size, err := g.meta.BlobSize(ctx, g.repo(name), b.Digest)
+		size, err := g.meta.BlobSize(ctx, repoOf(ctx, name), b.Digest)
 		if err := sizeMatches(b, size, err, meta.ErrBlobNotFound); err != nil {
 			return err
 		}
 	}
 	for _, c := range parsed.Children {
-		child, err := g.meta.Manifest(ctx, g.repo(name), c.Digest)
+		child, err := g.meta.Manifest(ctx, repoOf(ctx, name), c.Digest)
 		var size int64
 		if err == nil {
 			size = child.Size
@@ -198,7 +198,7 @@ func sizeMatches(desc specs.Descriptor, size int64, lookupErr, notFound error) e
 // record builds the stored form of a parsed manifest.
 func (g *Registry) record(ctx context.Context, name string, d digest.Digest, content []byte, parsed *oci.Manifest) *meta.Manifest {
 	m := &meta.Manifest{
-		Repo:            g.repo(name),
+		Repo:            repoOf(ctx, name),
 		Digest:          d,
 		MediaType:       parsed.MediaType,
 		Size:            int64(len(content)),
@@ -252,9 +252,9 @@ func (g *Registry) deleteManifest(w http.ResponseWriter, r *http.Request, p para
 		return err
 	}
 	if tag != "" {
-		err = g.meta.DeleteTag(r.Context(), g.repo(p.name), tag)
+		err = g.meta.DeleteTag(r.Context(), repoOf(r.Context(), p.name), tag)
 	} else {
-		err = g.meta.DeleteManifest(r.Context(), g.repo(p.name), d)
+		err = g.meta.DeleteManifest(r.Context(), repoOf(r.Context(), p.name), d)
 	}
 	if err != nil {
 		return err
@@ -271,7 +271,7 @@ func (g *Registry) referrers(w http.ResponseWriter, r *http.Request, p params) e
 		return err
 	}
 	artifactType := r.URL.Query().Get("artifactType")
-	found, err := g.meta.Referrers(r.Context(), g.repo(p.name), d, artifactType)
+	found, err := g.meta.Referrers(r.Context(), repoOf(r.Context(), p.name), d, artifactType)
 	if err != nil && !errors.Is(err, meta.ErrRepositoryNotFound) {
 		return err
 	}

@@ -22,12 +22,12 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (GC grace, upload expiry); time.Now when nil.
 	Now func() time.Time
-	// RegistryID is the registry every request addresses, until requests are routed by
-	// Host; DefaultRegistryID when empty.
-	RegistryID string
+	// Gate finds the registry each request addresses and admits the request. Without
+	// one the Registry serves a single open registry, DefaultRegistryID (embedding, tests).
+	Gate Gate
 }
 
-// DefaultRegistryID is the registry a Registry serves when Options.RegistryID is empty.
+// DefaultRegistryID is the registry a Registry without a Gate serves.
 const DefaultRegistryID = "default"
 
 // Registry serves /v2/ and /acr/v1/.
@@ -36,7 +36,7 @@ type Registry struct {
 	meta       meta.Store
 	log        *slog.Logger
 	now        func() time.Time
-	registryID string
+	gate       Gate
 
 	uploadLocks [64]sync.Mutex // serialise requests on one upload session
 	lockSeed    maphash.Seed
@@ -45,10 +45,7 @@ type Registry struct {
 // New returns a Registry over the given stores.
 func New(opts Options) *Registry {
 	g := &Registry{blobs: opts.Blobs, meta: opts.Meta, log: opts.Logger, now: opts.Now,
-		registryID: opts.RegistryID, lockSeed: maphash.MakeSeed()}
-	if g.registryID == "" {
-		g.registryID = DefaultRegistryID
-	}
+		gate: opts.Gate, lockSeed: maphash.MakeSeed()}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
@@ -56,11 +53,6 @@ func New(opts Options) *Registry {
 		g.now = time.Now
 	}
 	return g
-}
-
-// repo names the repository name of the registry this Registry serves.
-func (g *Registry) repo(name string) meta.Repo {
-	return meta.Repo{Registry: g.registryID, Name: name}
 }
 
 // lockUpload serialises requests for one upload session within this process; the caller

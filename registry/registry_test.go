@@ -2,6 +2,7 @@ package registry_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,8 +13,11 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/cerulean-registry/cerulean/access"
+	"github.com/cerulean-registry/cerulean/auth"
 	"github.com/cerulean-registry/cerulean/registry"
 	"github.com/cerulean-registry/cerulean/storage/blob/fs"
+	"github.com/cerulean-registry/cerulean/storage/meta"
 	"github.com/cerulean-registry/cerulean/storage/meta/sqlite"
 )
 
@@ -30,8 +34,15 @@ func TestRegistryID(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { md.Close() })
+	gate := hostGate{}
 	serve := func(id string) *httptest.Server {
-		s := httptest.NewServer(registry.New(registry.Options{Blobs: blobs, Meta: md, RegistryID: id}))
+		var s *httptest.Server
+		if id == "" {
+			s = httptest.NewServer(registry.New(registry.Options{Blobs: blobs, Meta: md}))
+		} else {
+			s = httptest.NewServer(registry.New(registry.Options{Blobs: blobs, Meta: md, Gate: gate}))
+			gate[strings.TrimPrefix(s.URL, "http://")] = id
+		}
 		t.Cleanup(s.Close)
 		return s
 	}
@@ -77,3 +88,17 @@ func do(t *testing.T, s *httptest.Server, method, path, contentType string, body
 	}
 	return string(b)
 }
+
+// hostGate routes each login server to a registry id and admits every request: the
+// tests here are about content, not access.
+type hostGate map[string]string
+
+func (h hostGate) Registry(_ context.Context, loginServer string) (*meta.Registry, error) {
+	id, ok := h[loginServer]
+	if !ok {
+		return nil, auth.ErrUnknownRegistry
+	}
+	return &meta.Registry{ID: id, LoginServer: loginServer}, nil
+}
+
+func (hostGate) Admit(*http.Request, *meta.Registry, *access.Scope) error { return nil }

@@ -9,8 +9,8 @@ import (
 	"github.com/cerulean-registry/cerulean/oci"
 )
 
-// Action is what a route does to its repository; authorization (a later plane) decides on
-// it once, before the handler runs.
+// Action is what a route does to its repository; the Gate decides on it once, before the
+// handler runs.
 type Action string
 
 // Actions, named as in Docker/ACR token scopes.
@@ -32,6 +32,7 @@ type params struct {
 	name   string // repository
 	last   string // the route's trailing parameter: reference, digest or upload id
 	action Action
+	acr    bool // an /acr/v1 route
 }
 
 // route is one entry of the API: method, path pattern, required action and handler.
@@ -268,7 +269,12 @@ func (g *Registry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errorf(http.StatusMethodNotAllowed, CodeUnsupported, "method %s not allowed here", r.Method))
 		return
 	}
-	p.action = rt.action
+	p.action, p.acr = rt.action, strings.HasPrefix(rt.pattern, "/acr/")
+	r, err = g.admit(r, p)
+	if err != nil {
+		writeError(w, r, toWire(err))
+		return
+	}
 	if err := rt.handle(g, w, r, p); err != nil {
 		we := toWire(err)
 		if we.Status >= 500 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/cerulean-registry/cerulean/access"
 	"github.com/cerulean-registry/cerulean/oci"
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/meta"
@@ -31,7 +32,7 @@ func (g *Registry) startUpload(w http.ResponseWriter, r *http.Request, p params)
 	if want := q.Get("digest"); want != "" {
 		return g.monolithic(w, r, p.name, want)
 	}
-	up, err := g.blobs.CreateUpload(r.Context(), g.sessionOwner(p.name))
+	up, err := g.blobs.CreateUpload(r.Context(), sessionOwner(r.Context(), p.name))
 	if err != nil {
 		return err
 	}
@@ -52,7 +53,7 @@ func (g *Registry) monolithic(w http.ResponseWriter, r *http.Request, name, want
 		}
 		return g.link(w, r, name, d, info.Size)
 	}
-	up, err := g.blobs.CreateUpload(r.Context(), g.sessionOwner(name))
+	up, err := g.blobs.CreateUpload(r.Context(), sessionOwner(r.Context(), name))
 	if err != nil {
 		return err
 	}
@@ -70,7 +71,14 @@ func (g *Registry) mount(w http.ResponseWriter, r *http.Request, name, mount, fr
 	if err != nil || oci.ValidateName(from) != nil {
 		return false, nil // nothing to mount: the spec's answer is a new session
 	}
-	size, err := g.meta.BlobSize(r.Context(), g.repo(from), d)
+	if g.gate != nil {
+		// Mounting reads the source: a caller who may not pull from it uploads instead.
+		pull := access.RepositoryScope(from, access.Pull)
+		if g.gate.Admit(r, targetOf(r.Context()), &pull) != nil {
+			return false, nil
+		}
+	}
+	size, err := g.meta.BlobSize(r.Context(), repoOf(r.Context(), from), d)
 	if errors.Is(err, meta.ErrBlobNotFound) {
 		return false, nil
 	}
@@ -82,7 +90,7 @@ func (g *Registry) mount(w http.ResponseWriter, r *http.Request, name, mount, fr
 	} else if err != nil {
 		return false, err
 	}
-	if err := g.meta.LinkBlob(r.Context(), g.repo(name), d, size); err != nil {
+	if err := g.meta.LinkBlob(r.Context(), repoOf(r.Context(), name), d, size); err != nil {
 		return false, err
 	}
 	blobCreated(w, name, d)
@@ -157,7 +165,7 @@ func (g *Registry) cancelUpload(w http.ResponseWriter, r *http.Request, p params
 func (g *Registry) session(ctx context.Context, p params) (blob.Upload, func(), error) {
 	unlock := g.lockUpload(p.last)
 	up, err := g.blobs.Upload(ctx, p.last)
-	if err == nil && up.Info().Repository != g.sessionOwner(p.name) {
+	if err == nil && up.Info().Repository != sessionOwner(ctx, p.name) {
 		err = blob.ErrUploadNotFound
 	}
 	if err != nil {
@@ -169,7 +177,7 @@ func (g *Registry) session(ctx context.Context, p params) (blob.Upload, func(), 
 
 // sessionOwner labels the upload sessions of a repository, so that a session id cannot be
 // continued through another repository or another registry.
-func (g *Registry) sessionOwner(name string) string { return g.registryID + "/" + name }
+func sessionOwner(ctx context.Context, name string) string { return targetOf(ctx).ID + "/" + name }
 
 // commit verifies and publishes the session's bytes as d, then links d into name. The
 // link is the acknowledgement: a crash before it leaves only an unreferenced blob for GC.
@@ -183,7 +191,7 @@ func (g *Registry) commit(w http.ResponseWriter, r *http.Request, name string, u
 
 // link records a committed blob in the repository and answers 201.
 func (g *Registry) link(w http.ResponseWriter, r *http.Request, name string, d digest.Digest, size int64) error {
-	if err := g.meta.LinkBlob(r.Context(), g.repo(name), d, size); err != nil {
+	if err := g.meta.LinkBlob(r.Context(), repoOf(r.Context(), name), d, size); err != nil {
 		return err
 	}
 	blobCreated(w, name, d)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cerulean-registry/cerulean/auth"
 )
 
 // Config is everything `cerulean serve` needs. Flags binds it to command-line flags;
@@ -27,6 +29,10 @@ type Config struct {
 	LogFormat       string
 	LogLevel        string
 	UploadTTL       time.Duration
+	// RefreshTokenTTL and AccessTokenTTL are the lifetimes of the ACR tokens the token
+	// service issues.
+	RefreshTokenTTL time.Duration
+	AccessTokenTTL  time.Duration
 	ShutdownTimeout time.Duration
 
 	// IMDSAddr and IMDSHost: a plain-HTTP IMDS-style managed-identity listener bound to
@@ -62,6 +68,8 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", "auto", "log `format`: auto (text on a terminal, else json), text, json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.DurationVar(&c.UploadTTL, "upload-ttl", 24*time.Hour, "expire upload sessions idle this long (0 keeps them)")
+	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", auth.DefaultRefreshTTL, "lifetime of ACR refresh tokens")
+	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", auth.DefaultAccessTTL, "lifetime of ACR access tokens")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, wait this long for in-flight requests")
 	fs.StringVar(&c.IMDSAddr, "imds-addr", "", "serve the IMDS-style managed-identity endpoint (plain HTTP) on `host:port`, "+
 		"e.g. 169.254.169.254:80; everything that reaches it acts as --imds-host")
@@ -218,6 +226,9 @@ func (c *Config) Validate() error {
 	}
 	if (c.IMDSAddr == "") != (c.IMDSHost == "") {
 		errs = append(errs, errors.New("--imds-addr and --imds-host go together"))
+	}
+	if c.RefreshTokenTTL <= 0 || c.AccessTokenTTL <= 0 || c.RefreshTokenTTL > 24*time.Hour || c.AccessTokenTTL > 24*time.Hour {
+		errs = append(errs, errors.New("--refresh-token-ttl and --access-token-ttl must be positive and at most 24h"))
 	}
 	if c.UploadTTL < 0 || c.ShutdownTimeout < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))

@@ -23,6 +23,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /healthz", s.handle("healthz", s.healthz))
 	mux.Handle("GET /readyz", s.handle("readyz", s.readyz))
+	s.auth.Routes(mux)
 	// The identity plane's patterns start with a {tenant} wildcard, which would conflict
 	// with other planes' prefixes here: it serves what no other pattern matches.
 	var fallback http.Handler = s.handle("", notFound)

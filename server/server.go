@@ -32,6 +32,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/cerulean-registry/cerulean/auth"
 	"github.com/cerulean-registry/cerulean/identity"
 	"github.com/cerulean-registry/cerulean/management"
 	"github.com/cerulean-registry/cerulean/registry"
@@ -59,6 +60,8 @@ type Server struct {
 	// management is the management plane (ARM): built by New, verifying tokens with
 	// identity once Run started it.
 	management *management.Service
+	// auth is the data plane's token service and gate.
+	auth *auth.Service
 }
 
 // Serve runs `cerulean serve` with cfg until ctx ends: notices go to stdout, logs to
@@ -87,11 +90,15 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s.blobs, s.meta = blobs, md
-	s.registry = registry.New(registry.Options{Blobs: blobs, Meta: md, Logger: log})
 	if s.masterKey, err = signing.LoadMasterKey(filepath.Join(cfg.DataDir, signing.MasterKeyFile)); err != nil {
 		md.Close()
 		return nil, err
 	}
+	if err := s.newAuth(); err != nil {
+		md.Close()
+		return nil, err
+	}
+	s.registry = registry.New(registry.Options{Blobs: blobs, Meta: md, Logger: log, Gate: s.auth})
 	if err := s.newManagement(); err != nil {
 		md.Close()
 		return nil, err

@@ -108,8 +108,7 @@ func (s *Server) announce(w io.Writer, info RunInfo) {
 		fmt.Fprintf(w, "    export SSL_CERT_FILE=%s   # Go, Python, OpenSSL tools\n", s.caFile)
 		fmt.Fprintf(w, "    sudo install -D -m 0644 %s /etc/docker/certs.d/%s/ca.crt   # docker, containerd\n", s.caFile, ls)
 	}
-	fmt.Fprintf(w, "WARNING: no authentication yet: anyone who can reach %s can push, pull and delete.\n", info.Addr)
-	s.log.Warn("serving without authentication", slog.String("addr", info.Addr), slog.String("login_server", ls))
+	fmt.Fprintf(w, "  sign in: docker login %s -u <clientId> -p <clientSecret> (from the bootstrap file), or enable the admin user\n", ls)
 	if info.HTTPAddr != "" {
 		fmt.Fprintf(w, "WARNING: plain HTTP on %s: unencrypted, for development only.\n", info.HTTPAddr)
 		s.log.Warn("serving plain http", slog.String("addr", info.HTTPAddr))

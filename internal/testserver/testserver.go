@@ -36,13 +36,20 @@ const (
 // Server is a running (or stopped) `cerulean serve` process. Its methods are not safe for
 // concurrent use.
 type Server struct {
-	URL        string // https://127.0.0.1:port
-	Host       string // host:port, the login server
-	DataDir    string
-	CAFile     string // DIR/tls/ca.pem; "" when the server was given --tls-cert
-	CAPool     *x509.CertPool
-	Client     *http.Client // trusts CAPool
-	MetricsURL string       // http://host:port/metrics
+	URL     string // https://127.0.0.1:port
+	Host    string // host:port, the login server
+	DataDir string
+	CAFile  string // DIR/tls/ca.pem; "" when the server was given --tls-cert
+	CAPool  *x509.CertPool
+	// Client trusts CAPool and signs every request in with Basic credentials of the
+	// bootstrap owner (Owner of the subscription: every data-plane right), unless the
+	// request carries its own Authorization.
+	Client *http.Client
+	// Anonymous trusts CAPool and sends no credentials.
+	Anonymous  *http.Client
+	MetricsURL string // http://host:port/metrics
+	// Username and Password are the bootstrap owner's client id and secret.
+	Username, Password string
 
 	args []string // extra serve arguments, kept for Restart
 	addr string   // the HTTPS listener, kept for Restart
@@ -174,7 +181,10 @@ func (s *Server) awaitReady(p *process) error {
 	if err := s.adopt(info); err != nil {
 		return err
 	}
-	return p.poll(ctx, func() bool { return s.ready(ctx) })
+	if err := p.poll(ctx, func() bool { return s.ready(ctx) }); err != nil {
+		return err
+	}
+	return s.signIn()
 }
 
 // adopt takes the addresses and CA of a freshly started process.
@@ -198,8 +208,39 @@ func (s *Server) adopt(info runInfo) error {
 			return fmt.Errorf("no certificate in %s", info.CAFile)
 		}
 	}
-	s.Client = &http.Client{Transport: s.Transport()}
+	s.Anonymous = &http.Client{Transport: s.Transport()}
+	s.Client = s.Anonymous
 	return nil
+}
+
+// signIn reads the bootstrap owner's credentials, once the server has written them, and
+// makes Client use them.
+func (s *Server) signIn() error {
+	b, err := os.ReadFile(filepath.Join(s.DataDir, "bootstrap.json"))
+	if err != nil {
+		return err
+	}
+	var boot struct{ ClientID, ClientSecret string }
+	if err := json.Unmarshal(b, &boot); err != nil {
+		return err
+	}
+	s.Username, s.Password = boot.ClientID, boot.ClientSecret
+	s.Client = &http.Client{Transport: &basicAuth{user: s.Username, password: s.Password, next: s.Transport()}}
+	return nil
+}
+
+// basicAuth adds Basic credentials to requests that carry no Authorization.
+type basicAuth struct {
+	user, password string
+	next           http.RoundTripper
+}
+
+func (b *basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Header.Get("Authorization") == "" {
+		r = r.Clone(r.Context())
+		r.SetBasicAuth(b.user, b.password)
+	}
+	return b.next.RoundTrip(r)
 }
 
 func (s *Server) ready(ctx context.Context) bool {
