@@ -91,7 +91,7 @@ func (s *Service) checkPassword(ctx context.Context, reg *meta.Registry, user, p
 	if strings.EqualFold(user, reg.Name) && reg.Settings.AdminUserEnabled && reg.AdminPasswordMatches(password) {
 		return adminCaller(reg), nil
 	}
-	tok, err := s.opts.Store.Token(ctx, reg.ID, user)
+	tok, err := s.store.Token(ctx, reg.ID, user)
 	switch {
 	case err == nil:
 		now := s.opts.Now()
@@ -130,11 +130,11 @@ func tokenCaller(reg *meta.Registry, tok *meta.Token) (Caller, error) {
 
 // entraCaller builds an Entra principal with the role assignments that reach reg.
 func (s *Service) entraCaller(ctx context.Context, reg *meta.Registry, tenantID, objectID, appID string) (Caller, error) {
-	gen, err := s.opts.Store.PrincipalGeneration(ctx, objectID)
+	gen, err := s.store.PrincipalGeneration(ctx, objectID)
 	if err != nil {
 		return Caller{}, err
 	}
-	assigned, err := s.opts.Store.RoleAssignments(ctx, meta.RoleAssignmentQuery{
+	assigned, err := s.store.RoleAssignments(ctx, meta.RoleAssignmentQuery{
 		AtScopes: registryScopes(reg), PrincipalIDs: []string{objectID},
 	})
 	if err != nil {
@@ -161,11 +161,15 @@ func (s *Service) entraCaller(ctx context.Context, reg *meta.Registry, tenantID,
 // grant is "") and rebuilds its caller, refusing it if anything it was issued under has
 // changed since.
 func (s *Service) fromToken(ctx context.Context, reg *meta.Registry, raw, grant string) (Caller, error) {
-	var c Claims
-	want := signing.Expect{Issuers: []string{Issuer}, Audiences: []string{reg.LoginServer}, Time: s.opts.Now()}
-	err := s.opts.Keys.Verify(ctx, raw, want, &c)
-	if err != nil {
-		return Caller{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	now := s.opts.Now()
+	c, ok := s.verified.get(raw, now)
+	if !ok || !c.Audience.Contains(reg.LoginServer) {
+		want := signing.Expect{Issuers: []string{Issuer}, Audiences: []string{reg.LoginServer}, Time: now}
+		c = Claims{}
+		if err := s.opts.Keys.Verify(ctx, raw, want, &c); err != nil {
+			return Caller{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+		}
+		s.verified.put(raw, c)
 	}
 	if c.RegistryID != reg.ID || (grant != "" && c.GrantType != grant) {
 		return Caller{}, fmt.Errorf("%w: token is not a %s for this registry", ErrUnauthorized, grantName(grant))
@@ -207,7 +211,7 @@ func (s *Service) rebind(ctx context.Context, reg *meta.Registry, b Binding) (Ca
 		}
 		return adminCaller(reg), nil
 	case access.RepositoryToken:
-		tok, err := s.opts.Store.Token(ctx, reg.ID, b.Name)
+		tok, err := s.store.Token(ctx, reg.ID, b.Name)
 		if errors.Is(err, meta.ErrResourceNotFound) || err == nil && (!tok.Enabled || tok.Generation != b.TokenGeneration) {
 			return Caller{}, stale
 		}
@@ -216,7 +220,7 @@ func (s *Service) rebind(ctx context.Context, reg *meta.Registry, b Binding) (Ca
 		}
 		return tokenCaller(reg, tok)
 	case access.Entra:
-		p, err := s.opts.Entra.PrincipalByObjectID(ctx, b.ObjectID)
+		p, err := s.principals.PrincipalByObjectID(ctx, b.ObjectID)
 		if err != nil || !p.Enabled {
 			return Caller{}, stale
 		}

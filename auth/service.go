@@ -58,11 +58,20 @@ type Options struct {
 	Audit      Auditor       // every allow and deny; none when nil
 	Now        func() time.Time
 	Logger     *slog.Logger
+	// Epoch moves whenever a record the data plane authenticates with may have changed
+	// (any management or directory write). With it, records are cached in memory between
+	// changes; without it, every request reads them.
+	Epoch func() uint64
 }
 
 // Service is the token service and the data plane's gate.
 type Service struct {
-	opts Options
+	opts       Options
+	store      Store // opts.Store, cached when opts.Epoch is set
+	principals interface {
+		PrincipalByObjectID(ctx context.Context, objectID string) (*meta.Principal, error)
+	}
+	verified verified
 }
 
 // New returns a Service.
@@ -82,7 +91,12 @@ func New(opts Options) *Service {
 	if opts.Audit == nil {
 		opts.Audit = nopAuditor{}
 	}
-	return &Service{opts: opts}
+	s := &Service{opts: opts, store: opts.Store, principals: opts.Entra}
+	if opts.Epoch != nil {
+		recs := newRecords(opts.Store, opts.Entra, opts.Epoch)
+		s.store, s.principals = recs, recs
+	}
+	return s
 }
 
 // LoginServer is the login server a request addresses: its Host in lower case, without
@@ -93,7 +107,7 @@ func LoginServer(r *http.Request) string {
 
 // Registry returns the registry a request addresses, or ErrUnknownRegistry.
 func (s *Service) Registry(ctx context.Context, loginServer string) (*meta.Registry, error) {
-	reg, err := s.opts.Store.RegistryByLoginServer(ctx, loginServer)
+	reg, err := s.store.RegistryByLoginServer(ctx, loginServer)
 	if errors.Is(err, meta.ErrResourceNotFound) {
 		return nil, ErrUnknownRegistry
 	}

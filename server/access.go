@@ -3,10 +3,14 @@ package server
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cerulean-registry/cerulean/auth"
 	"github.com/cerulean-registry/cerulean/identity"
+	"github.com/cerulean-registry/cerulean/management"
 	"github.com/cerulean-registry/cerulean/signing"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
@@ -39,6 +43,7 @@ func (s *Server) newAuth() error {
 		Store: store, Entra: entraPlane{s}, Keys: keys,
 		RefreshTTL: s.cfg.RefreshTokenTTL, AccessTTL: s.cfg.AccessTokenTTL,
 		Limiter: auth.NewLimiter(failureBurst, failureEvery, nil),
+		Epoch:   s.epoch.Epoch,
 		Logger:  s.log,
 	})
 	return nil
@@ -68,4 +73,57 @@ func (e entraPlane) PrincipalByObjectID(ctx context.Context, objectID string) (*
 		return nil, errIdentityNotStarted
 	}
 	return e.s.identity.PrincipalByObjectID(ctx, objectID)
+}
+
+// accessEpoch counts changes to the records the data plane authenticates with (registries,
+// tokens, scope maps, role assignments, principals). The token service caches those
+// records until the count moves.
+type accessEpoch struct{ n atomic.Uint64 }
+
+func (e *accessEpoch) Epoch() uint64 { return e.n.Load() }
+
+// bumpOnWrite moves the epoch for every write request h serves, when the response starts:
+// after the handler committed its change and before the client can see the answer, so a
+// data-plane request made after the answer never meets a cached old record.
+func (e *accessEpoch) bumpOnWrite(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			h.ServeHTTP(w, r)
+			return
+		}
+		bw := &bumpWriter{ResponseWriter: w, bump: func() { e.n.Add(1) }}
+		defer bw.once() // a handler that wrote nothing still may have changed something
+		h.ServeHTTP(bw, r)
+	})
+}
+
+type bumpWriter struct {
+	http.ResponseWriter
+	bump func()
+	done bool
+}
+
+func (b *bumpWriter) once() {
+	if !b.done {
+		b.done = true
+		b.bump()
+	}
+}
+
+func (b *bumpWriter) WriteHeader(code int) {
+	b.once()
+	b.ResponseWriter.WriteHeader(code)
+}
+
+func (b *bumpWriter) Write(p []byte) (int, error) {
+	b.once()
+	return b.ResponseWriter.Write(p)
+}
+
+func (b *bumpWriter) Unwrap() http.ResponseWriter { return b.ResponseWriter }
+
+// writesAccessRecords reports whether a path belongs to an API that changes what the data
+// plane authenticates with: the management plane and the directory (Graph) API.
+func writesAccessRecords(path string) bool {
+	return management.Owns(path) || strings.HasPrefix(path, "/v1.0/") || strings.HasPrefix(path, "/cerulean/identity/")
 }

@@ -31,7 +31,21 @@ func (s *Server) routes() http.Handler {
 		fallback = s.identity.Handler(fallback)
 	}
 	mux.Handle("/", fallback)
-	return s.instrument(s.recoverPanics(rawPrefix("/v2/", s.registry, rawPrefix("/acr/v1/", s.registry, s.managementPlane(mux)))))
+	planes := rawPrefix("/v2/", s.registry, rawPrefix("/acr/v1/", s.registry, s.managementPlane(mux)))
+	return s.instrument(s.recoverPanics(s.epochOnAccessWrites(planes)))
+}
+
+// epochOnAccessWrites moves the access epoch for writes to the management plane and the
+// directory API, and passes everything else through untouched.
+func (s *Server) epochOnAccessWrites(next http.Handler) http.Handler {
+	bumping := s.epoch.bumpOnWrite(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if writesAccessRecords(r.URL.Path) {
+			bumping.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // imdsRoutes serve the IMDS-style managed-identity listener (--imds-addr), bound to one

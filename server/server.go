@@ -60,8 +60,10 @@ type Server struct {
 	// management is the management plane (ARM): built by New, verifying tokens with
 	// identity once Run started it.
 	management *management.Service
-	// auth is the data plane's token service and gate.
-	auth *auth.Service
+	// auth is the data plane's token service and gate; epoch tells it when the records it
+	// caches may have changed.
+	auth  *auth.Service
+	epoch accessEpoch
 }
 
 // Serve runs `cerulean serve` with cfg until ctx ends: notices go to stdout, logs to
