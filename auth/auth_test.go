@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ type fakeStore struct {
 	tokens      map[string]*meta.Token
 	assignments []meta.RoleAssignment
 	principalGn map[string]int64
+	epoch       atomic.Uint64
 }
 
 func (f *fakeStore) RegistryByLoginServer(_ context.Context, ls string) (*meta.Registry, error) {
@@ -67,11 +69,13 @@ func (f *fakeStore) PrincipalGeneration(_ context.Context, ids ...string) (int64
 	return f.principalGn[ids[0]], nil
 }
 
-// update changes the records under the lock, as a management write would.
+// update changes the records under the lock and moves the epoch, as a management write
+// does.
 func (f *fakeStore) update(fn func(*fakeStore)) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fn(f)
+	f.epoch.Add(1)
 }
 
 // fakeEntra knows one service principal, "sp-app" with secret "sp-secret", and accepts
@@ -139,7 +143,10 @@ func newFixture(t *testing.T) *fixture {
 			Scope: "/subscriptions/sub"}},
 		principalGn: map[string]int64{"sp-oid": 1},
 	}
+	// Records are cached between changes, as the server runs it: revocation tests prove
+	// that every change reaches the next request through the cache.
 	f.svc = New(Options{Store: f.store, Entra: fakeEntra{}, Keys: keys, Now: func() time.Time { return f.now },
+		Epoch:   f.store.epoch.Load,
 		Limiter: NewLimiter(3, time.Minute, func() time.Time { return f.now })})
 	return f
 }

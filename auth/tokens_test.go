@@ -251,3 +251,26 @@ func TestCheckNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordsCachedBetweenChanges shows the cache at work: a record changed behind the
+// store's back (no epoch move) is still served from memory, and the epoch's move makes
+// the next request read it again.
+func TestRecordsCachedBetweenChanges(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	reg, _ := f.store.RegistryByLoginServer(t.Context(), f.store.reg.LoginServer)
+	authz := basic("puller", tokenPassword)
+	if _, err := f.svc.Authenticate(t.Context(), reg, authz, "192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	f.store.mu.Lock()
+	f.store.tokens["puller"].Enabled = false // no epoch move
+	f.store.mu.Unlock()
+	if _, err := f.svc.Authenticate(t.Context(), reg, authz, "192.0.2.1"); err != nil {
+		t.Errorf("unchanged epoch: cached token refused: %v", err)
+	}
+	f.store.epoch.Add(1)
+	if _, err := f.svc.Authenticate(t.Context(), reg, authz, "192.0.2.1"); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("after the epoch moved: %v, want ErrUnauthorized", err)
+	}
+}
