@@ -239,7 +239,7 @@ func TestAuthenticateAndDecide(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := f.svc.Authorize(reg, c, tt.want, "192.0.2.1"); got != tt.wantAllows {
+			if got := f.svc.Authorize(t.Context(), reg, c, tt.want, "192.0.2.1"); got != tt.wantAllows {
 				t.Errorf("Authorize(%s) = %v, want %v", tt.want, got, tt.wantAllows)
 			}
 		})

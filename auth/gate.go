@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -49,17 +50,14 @@ func allows(rule string, addr netip.Addr) bool {
 // Authorize decides whether caller may have want in reg and records the decision. A
 // caller holding an access token gets what the token grants (its generations were checked
 // when it was resolved); any other caller is decided afresh.
-func (s *Service) Authorize(reg *meta.Registry, caller Caller, want access.Scope, client string) bool {
+func (s *Service) Authorize(ctx context.Context, reg *meta.Registry, caller Caller, want access.Scope, client string) bool {
 	var ok bool
 	if caller.granted != nil {
 		ok = access.Includes(caller.granted, want)
 	} else {
 		ok = access.Allowed(caller.Principal, Settings(reg), want)
 	}
-	s.opts.Audit.Record(Event{
-		Time: s.opts.Now(), Registry: reg.ID, Principal: caller.Principal.String(),
-		Scope: want.String(), Allowed: ok, Client: client,
-	})
+	s.record(ctx, reg, caller.Principal.String(), &want, ok, client)
 	return ok
 }
 
@@ -81,14 +79,18 @@ func Challenge(loginServer string, scope *access.Scope, invalidToken bool) strin
 // before credentials), then the request's credentials, then the decision on want. A nil
 // want (the API base, GET /v2/) asks only that the caller presented a valid credential:
 // an anonymous caller without a token is challenged, one holding an anonymous-pull token
-// is let in.
+// is let in. Refusals of the network rules and of credentials are recorded as denials, by
+// the username the credentials claimed (see claimed); the anonymous challenge of the API
+// base is not a decision and is not recorded.
 func (s *Service) Admit(r *http.Request, reg *meta.Registry, want *access.Scope) error {
-	client := ClientAddr(r)
+	ctx, client := r.Context(), ClientAddr(r)
 	if err := CheckNetwork(reg, client); err != nil {
+		s.record(ctx, reg, claimed(r.Header.Get("Authorization")), want, false, client)
 		return err
 	}
-	caller, err := s.Authenticate(r.Context(), reg, r.Header.Get("Authorization"), client)
+	caller, err := s.Authenticate(ctx, reg, r.Header.Get("Authorization"), client)
 	if err != nil {
+		s.record(ctx, reg, claimed(r.Header.Get("Authorization")), want, false, client)
 		return err
 	}
 	if want == nil {
@@ -97,7 +99,7 @@ func (s *Service) Admit(r *http.Request, reg *meta.Registry, want *access.Scope)
 		}
 		return nil
 	}
-	if !s.Authorize(reg, caller, *want, client) {
+	if !s.Authorize(ctx, reg, caller, *want, client) {
 		return fmt.Errorf("%w: %s may not %s", ErrUnauthorized, caller.Principal, want)
 	}
 	return nil

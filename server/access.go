@@ -39,10 +39,18 @@ func (s *Server) newAuth() error {
 	if err != nil {
 		return err
 	}
+	auditStore, ok := s.meta.(meta.AuditLog)
+	if !ok {
+		return errors.New("auth: the metadata store keeps no audit log")
+	}
+	// The audit log writes in the background (Server.Close flushes it); every decision of
+	// the gate goes through it.
+	s.audit = auth.NewAuditLog(auth.AuditLogOptions{Store: auditStore, Retention: s.cfg.AuditRetention, Logger: s.log})
 	s.auth = auth.New(auth.Options{
 		Store: store, Entra: entraPlane{s}, Keys: keys,
 		RefreshTTL: s.cfg.RefreshTokenTTL, AccessTTL: s.cfg.AccessTokenTTL,
 		Limiter: auth.NewLimiter(failureBurst, failureEvery, nil),
+		Audit:   s.audit,
 		Epoch:   s.epoch.Epoch,
 		Logger:  s.log,
 	})

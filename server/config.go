@@ -19,21 +19,23 @@ import (
 // Config is everything `cerulean serve` needs. Flags binds it to command-line flags;
 // Resolve fills what the command line left out from the environment and a config file.
 type Config struct {
-	DataDir         string
-	Addr            string
-	TLSCert         string
-	TLSKey          string
-	Hosts           []string
-	HTTPAddr        string
-	MetricsAddr     string
-	LogFormat       string
-	LogLevel        string
-	UploadTTL       time.Duration
+	DataDir     string
+	Addr        string
+	TLSCert     string
+	TLSKey      string
+	Hosts       []string
+	HTTPAddr    string
+	MetricsAddr string
+	LogFormat   string
+	LogLevel    string
+	UploadTTL   time.Duration
 	// RefreshTokenTTL and AccessTokenTTL are the lifetimes of the ACR tokens the token
 	// service issues.
 	RefreshTokenTTL time.Duration
 	AccessTokenTTL  time.Duration
 	ShutdownTimeout time.Duration
+	// AuditRetention is how long the audit log keeps the gate's decisions (0: for ever).
+	AuditRetention time.Duration
 
 	// IMDSAddr and IMDSHost: a plain-HTTP IMDS-style managed-identity listener bound to
 	// one identity host (see package identity).
@@ -70,6 +72,8 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.DurationVar(&c.UploadTTL, "upload-ttl", 24*time.Hour, "expire upload sessions idle this long (0 keeps them)")
 	fs.DurationVar(&c.RefreshTokenTTL, "refresh-token-ttl", auth.DefaultRefreshTTL, "lifetime of ACR refresh tokens")
 	fs.DurationVar(&c.AccessTokenTTL, "access-token-ttl", auth.DefaultAccessTTL, "lifetime of ACR access tokens")
+	fs.DurationVar(&c.AuditRetention, "audit-retention", 30*24*time.Hour, "keep audit events (every allow and deny "+
+		"of the data plane) this long; pruned hourly (0 keeps them all)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, wait this long for in-flight requests")
 	fs.StringVar(&c.IMDSAddr, "imds-addr", "", "serve the IMDS-style managed-identity endpoint (plain HTTP) on `host:port`, "+
 		"e.g. 169.254.169.254:80; everything that reaches it acts as --imds-host")
@@ -230,7 +234,7 @@ func (c *Config) Validate() error {
 	if c.RefreshTokenTTL <= 0 || c.AccessTokenTTL <= 0 || c.RefreshTokenTTL > 24*time.Hour || c.AccessTokenTTL > 24*time.Hour {
 		errs = append(errs, errors.New("--refresh-token-ttl and --access-token-ttl must be positive and at most 24h"))
 	}
-	if c.UploadTTL < 0 || c.ShutdownTimeout < 0 {
+	if c.UploadTTL < 0 || c.ShutdownTimeout < 0 || c.AuditRetention < 0 {
 		errs = append(errs, errors.New("durations must not be negative"))
 	}
 	return errors.Join(errs...)

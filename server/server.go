@@ -64,6 +64,8 @@ type Server struct {
 	// caches may have changed.
 	auth  *auth.Service
 	epoch accessEpoch
+	// audit writes the gate's decisions to the metadata store in the background.
+	audit *auth.AuditLog
 }
 
 // Serve runs `cerulean serve` with cfg until ctx ends: notices go to stdout, logs to
@@ -102,7 +104,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.registry = registry.New(registry.Options{Blobs: blobs, Meta: md, Logger: log, Gate: s.auth})
 	if err := s.newManagement(); err != nil {
-		md.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -121,10 +123,15 @@ func openStores(dataDir string) (blob.Store, meta.Store, error) {
 	return blobs, md, nil
 }
 
-// Close closes the stores; call it after Run returned. (The filesystem blob store holds
-// nothing open between calls.)
+// auditCloseTimeout bounds writing the buffered audit events at Close.
+const auditCloseTimeout = 10 * time.Second
+
+// Close writes the buffered audit events and closes the stores; call it after Run
+// returned. (The filesystem blob store holds nothing open between calls.)
 func (s *Server) Close() error {
-	return s.meta.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), auditCloseTimeout)
+	defer cancel()
+	return errors.Join(s.audit.Close(ctx), s.meta.Close())
 }
 
 func (s *Server) setupTLS() error {

@@ -259,9 +259,39 @@ func (s *Server) ready(ctx context.Context) bool {
 // process is one run of the binary.
 type process struct {
 	cmd  *exec.Cmd
-	out  bytes.Buffer  // stdout and stderr; read only after done
+	out  syncBuffer    // stdout and stderr
 	done chan struct{} // closed once the process exited and err is set
 	err  error
+}
+
+// syncBuffer is a bytes.Buffer that may be read while the process writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// Output returns what the server process has written to stdout and stderr so far: the
+// running process's, else the last one stopped or killed (all of it).
+func (s *Server) Output() string {
+	switch {
+	case s.proc != nil:
+		return s.proc.out.String()
+	case s.last != nil:
+		return s.last.output()
+	}
+	return ""
 }
 
 func startProcess(bin string, args []string) (*process, error) {

@@ -48,6 +48,18 @@ func TestManagement(t *testing.T) {
 	})
 }
 
+func TestAudit(t *testing.T) {
+	metatest.RunAudit(t, func(t *testing.T) meta.AuditLog {
+		s := open(t, filepath.Join(t.TempDir(), "meta.db"))
+		t.Cleanup(func() {
+			if err := s.Close(); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+		})
+		return s
+	})
+}
+
 func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "meta.db")
 	ctx := t.Context()
