@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,9 +65,29 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request, h handlerFunc) e
 		return fmt.Errorf("%w: service %q is not this registry (%s)", errBadRequest, svc, reg.LoginServer)
 	}
 	if err := CheckNetwork(reg, ClientAddr(r)); err != nil {
+		s.record(r.Context(), reg, tokenClaimant(r), nil, false, ClientAddr(r))
 		return err
 	}
-	return h(w, r, reg)
+	err = h(w, r, reg)
+	if errors.Is(err, ErrUnauthorized) || errors.Is(err, ErrTooManyAttempts) {
+		s.record(r.Context(), reg, tokenClaimant(r), nil, false, ClientAddr(r))
+	}
+	return err
+}
+
+// tokenClaimant names who a refused token request claimed to be: the Basic username, the
+// form's username (password grant), or the kind of token presented.
+func tokenClaimant(r *http.Request) string {
+	if user := r.PostForm.Get("username"); user != "" {
+		return claimed("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":")))
+	}
+	switch {
+	case r.PostForm.Get("refresh_token") != "":
+		return unverifiedPrefix + "refresh-token"
+	case r.PostForm.Get("access_token") != "":
+		return unverifiedPrefix + "entra-token"
+	}
+	return claimed(r.Header.Get("Authorization"))
 }
 
 var (

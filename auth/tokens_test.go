@@ -274,3 +274,31 @@ func TestRecordsCachedBetweenChanges(t *testing.T) {
 		t.Errorf("after the epoch moved: %v, want ErrUnauthorized", err)
 	}
 }
+
+// TestTokenRefusalsAudited: a refused sign-in at the token endpoints is recorded with the
+// name it claimed, never with what it presented.
+func TestTokenRefusalsAudited(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	rec := &recorder{}
+	f.svc.opts.Audit = rec
+	svc := url.Values{"service": {f.store.reg.LoginServer}}
+	f.tokenRequest(t, http.MethodGet, "/oauth2/token", svc, basic("contoso", "wrong-password"))
+	form := url.Values{"service": svc["service"], "grant_type": {"password"}, "username": {"puller"}, "password": {"nope"}}
+	f.tokenRequest(t, http.MethodPost, "/oauth2/token", form, "")
+	form = url.Values{"service": svc["service"], "grant_type": {"refresh_token"}, "refresh_token": {"garbage"}}
+	f.tokenRequest(t, http.MethodPost, "/oauth2/token", form, "")
+	got := rec.all()
+	want := []string{"unverified:contoso", "unverified:puller", "unverified:refresh-token"}
+	if len(got) != len(want) {
+		t.Fatalf("recorded %d events, want %d: %+v", len(got), len(want), got)
+	}
+	for i, e := range got {
+		if e.Principal != want[i] || e.Allowed {
+			t.Errorf("event %d: %+v, want a denial for %s", i, e, want[i])
+		}
+		if strings.Contains(e.Principal, "wrong-password") || strings.Contains(e.Principal, "nope") {
+			t.Errorf("event %d holds a password: %+v", i, e)
+		}
+	}
+}
