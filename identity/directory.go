@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
 
@@ -61,7 +62,7 @@ func (s *Service) CreateApplication(ctx context.Context, tenantID, displayName s
 	if displayName == "" || len(displayName) > 256 {
 		return nil, badRequest("displayName is required (at most 256 characters).")
 	}
-	a := &meta.Application{ObjectID: newGUID(), AppID: newGUID(), TenantID: tenantID, DisplayName: displayName, CreatedAt: s.now()}
+	a := &meta.Application{ObjectID: guid.New(), AppID: guid.New(), TenantID: tenantID, DisplayName: displayName, CreatedAt: s.now()}
 	return a, storeErr(s.dir.CreateApplication(ctx, a), "Application")
 }
 
@@ -83,7 +84,7 @@ func (s *Service) CreateServicePrincipal(ctx context.Context, tenantID, appID st
 	if err := storeErr(err, "Application with appId '"+appID+"'"); err != nil {
 		return nil, err
 	}
-	p := &meta.Principal{ObjectID: newGUID(), TenantID: tenantID, Kind: meta.KindServicePrincipal,
+	p := &meta.Principal{ObjectID: guid.New(), TenantID: tenantID, Kind: meta.KindServicePrincipal,
 		DisplayName: a.DisplayName, AppID: a.AppID, Enabled: true, CreatedAt: s.now()}
 	return p, storeErr(s.dir.CreatePrincipal(ctx, p), "A service principal for appId '"+appID+"'")
 }
@@ -145,7 +146,7 @@ func (s *Service) addSecret(ctx context.Context, appID, displayName, secret stri
 	if secret == "" {
 		secret = newSecret()
 	}
-	c := &meta.ClientCredential{KeyID: newGUID(), AppID: appID, Kind: meta.CredentialSecret, DisplayName: displayName,
+	c := &meta.ClientCredential{KeyID: guid.New(), AppID: appID, Kind: meta.CredentialSecret, DisplayName: displayName,
 		Hint: secret[:3], SecretHash: s.hashSecret(secret), StartAt: now, EndAt: end, CreatedAt: now}
 	if err := storeErr(s.dir.AddClientCredential(ctx, c), "Credential"); err != nil {
 		return nil, "", err
@@ -173,7 +174,7 @@ func (s *Service) AddCertificate(ctx context.Context, tenantID, appObjectID, dis
 			return nil, fail(ErrConflict, "The certificate is already registered on the application.")
 		}
 	}
-	c := &meta.ClientCredential{KeyID: newGUID(), AppID: a.AppID, Kind: meta.CredentialCertificate,
+	c := &meta.ClientCredential{KeyID: guid.New(), AppID: a.AppID, Kind: meta.CredentialCertificate,
 		DisplayName: displayName, Certificate: der, StartAt: cert.NotBefore, EndAt: cert.NotAfter, CreatedAt: s.now()}
 	return c, storeErr(s.dir.AddClientCredential(ctx, c), "Credential")
 }
@@ -225,7 +226,7 @@ func (s *Service) AddFederatedCredential(ctx context.Context, tenantID, appObjec
 	if len(existing) >= maxFederatedCredentials {
 		return badRequest("An application may have at most %d federated identity credentials.", maxFederatedCredentials)
 	}
-	f.ID, f.AppID, f.CreatedAt = newGUID(), a.AppID, s.now()
+	f.ID, f.AppID, f.CreatedAt = guid.New(), a.AppID, s.now()
 	return storeErr(s.dir.AddFederatedCredential(ctx, f), "A federated identity credential named '"+f.Name+"'")
 }
 
@@ -261,7 +262,7 @@ func (s *Service) CreateUser(ctx context.Context, tenantID, upn, displayName, pa
 		displayName = upn
 	}
 	now := s.now()
-	u := &meta.Principal{ObjectID: newGUID(), TenantID: tenantID, Kind: meta.KindUser, DisplayName: displayName,
+	u := &meta.Principal{ObjectID: guid.New(), TenantID: tenantID, Kind: meta.KindUser, DisplayName: displayName,
 		Enabled: true, UserPrincipalName: upn, PasswordHash: hashPassword(password), PasswordChangedAt: now, CreatedAt: now}
 	return u, storeErr(s.dir.CreatePrincipal(ctx, u), "A user named '"+upn+"'")
 }
@@ -279,8 +280,8 @@ func (s *Service) CreateManagedIdentity(ctx context.Context, tenantID, name stri
 	if !resourceName.MatchString(name) {
 		return nil, badRequest("name must be 3 to 128 letters, digits, '-' or '_'.")
 	}
-	p := &meta.Principal{ObjectID: newGUID(), TenantID: tenantID, Kind: meta.KindManagedIdentity, DisplayName: name,
-		AppID: newGUID(), Enabled: true, CreatedAt: s.now(),
+	p := &meta.Principal{ObjectID: guid.New(), TenantID: tenantID, Kind: meta.KindManagedIdentity, DisplayName: name,
+		AppID: guid.New(), Enabled: true, CreatedAt: s.now(),
 		ResourceID: s.resourceScope(tenantID) + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/" + name}
 	for _, o := range s.managedIdentities(ctx, tenantID) {
 		if strings.EqualFold(o.ResourceID, p.ResourceID) {
@@ -320,10 +321,10 @@ func (s *Service) CreateIdentityHost(ctx context.Context, tenantID, name string,
 	}
 	now := s.now()
 	secret := newSecret()
-	h := &meta.IdentityHost{ID: newGUID(), TenantID: tenantID, Name: name, SecretHash: s.hashSecret(secret),
+	h := &meta.IdentityHost{ID: guid.New(), TenantID: tenantID, Name: name, SecretHash: s.hashSecret(secret),
 		Identities: assigned, CreatedAt: now}
-	system := &meta.Principal{ObjectID: newGUID(), TenantID: tenantID, Kind: meta.KindManagedIdentity, DisplayName: name,
-		AppID: newGUID(), Enabled: true, CreatedAt: now,
+	system := &meta.Principal{ObjectID: guid.New(), TenantID: tenantID, Kind: meta.KindManagedIdentity, DisplayName: name,
+		AppID: guid.New(), Enabled: true, CreatedAt: now,
 		ResourceID: s.resourceScope(tenantID) + "/providers/Microsoft.Compute/virtualMachines/" + name}
 	if err := storeErr(s.dir.CreateIdentityHost(ctx, h, system), "A host named '"+name+"'"); err != nil {
 		return nil, nil, "", err
@@ -378,21 +379,21 @@ func (s *Service) Bootstrap(ctx context.Context, opts BootstrapOptions) (*Owner,
 	}
 	clientID := strings.ToLower(opts.ClientID)
 	if clientID == "" {
-		clientID = newGUID()
+		clientID = guid.New()
 	}
-	if !isGUID(clientID) {
+	if !guid.Valid(clientID) {
 		return nil, fmt.Errorf("identity: bootstrap client id %q is not a GUID", opts.ClientID)
 	}
 	if opts.ClientSecret != "" && len(opts.ClientSecret) < MinPresetSecretLength {
 		return nil, fmt.Errorf("identity: the bootstrap client secret must be at least %d characters", MinPresetSecretLength)
 	}
 	now := s.now()
-	t := &meta.Tenant{ID: newGUID(), DisplayName: "Cerulean", CreatedAt: now}
+	t := &meta.Tenant{ID: guid.New(), DisplayName: "Cerulean", CreatedAt: now}
 	if err := s.dir.CreateTenant(ctx, t); err != nil {
 		return nil, fmt.Errorf("identity: bootstrap: %w", err)
 	}
-	app := &meta.Application{ObjectID: newGUID(), AppID: clientID, TenantID: t.ID, DisplayName: "cerulean-owner", CreatedAt: now}
-	sp := &meta.Principal{ObjectID: newGUID(), TenantID: t.ID, Kind: meta.KindServicePrincipal, DisplayName: app.DisplayName,
+	app := &meta.Application{ObjectID: guid.New(), AppID: clientID, TenantID: t.ID, DisplayName: "cerulean-owner", CreatedAt: now}
+	sp := &meta.Principal{ObjectID: guid.New(), TenantID: t.ID, Kind: meta.KindServicePrincipal, DisplayName: app.DisplayName,
 		AppID: clientID, Enabled: true, Owner: true, CreatedAt: now}
 	if err := s.dir.CreateApplication(ctx, app); err != nil {
 		return nil, fmt.Errorf("identity: bootstrap: %w", err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cerulean-registry/cerulean/identity/graph"
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/observe"
 )
 
@@ -181,7 +182,7 @@ func writeAAD(s *Service, w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "identity request failed", slog.String("route", observe.Route(r.Context())), slog.Any("err", err))
 	}
 	now := s.now().UTC().Format("2006-01-02 15:04:05Z")
-	body := aadError{Error: oauth, Timestamp: now, TraceID: newGUID(), CorrelationID: correlationID(r)}
+	body := aadError{Error: oauth, Timestamp: now, TraceID: guid.New(), CorrelationID: correlationID(r)}
 	if code != 0 {
 		body.Codes = []int{code}
 		body.ErrorURI = fmt.Sprintf("%s/error?code=%d", s.base, code)
@@ -193,7 +194,7 @@ func writeAAD(s *Service, w http.ResponseWriter, r *http.Request, err error) {
 
 // correlationID is the client's client-request-id (MSAL sends one) or the request id.
 func correlationID(r *http.Request) string {
-	if id := r.Header.Get("client-request-id"); isGUID(id) {
+	if id := r.Header.Get("client-request-id"); guid.Valid(id) {
 		return id
 	}
 	return observe.RequestID(r.Context())

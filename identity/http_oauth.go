@@ -16,10 +16,16 @@ func (s *Service) tokenV2(w http.ResponseWriter, r *http.Request) error {
 
 // tokenV1 is POST /{tenant}/oauth2/token: Entra's v1 endpoint, and ADFS's for tenant adfs.
 func (s *Service) tokenV1(w http.ResponseWriter, r *http.Request) error {
+	return s.tokenEndpoint(w, r, v1Version(r))
+}
+
+// v1Version is the version a v1 path serves: ADFS's for tenant adfs (the Azure CLI's
+// ADFS authority is the server with tenant adfs), Entra's v1 for any other tenant.
+func v1Version(r *http.Request) version {
 	if strings.EqualFold(r.PathValue("tenant"), "adfs") {
-		return s.tokenEndpoint(w, r, adfs)
+		return adfs
 	}
-	return s.tokenEndpoint(w, r, v1)
+	return v1
 }
 
 // tokenEndpoint reads a token request (form fields; a client secret may also come as
@@ -109,10 +115,7 @@ func (s *Service) openIDConfigurationV2(w http.ResponseWriter, r *http.Request) 
 // openIDConfigurationV1 is GET /{tenant}/.well-known/openid-configuration: Entra's v1
 // document, and the ADFS one for tenant adfs.
 func (s *Service) openIDConfigurationV1(w http.ResponseWriter, r *http.Request) error {
-	if strings.EqualFold(r.PathValue("tenant"), "adfs") {
-		return s.openIDConfiguration(w, r, adfs)
-	}
-	return s.openIDConfiguration(w, r, v1)
+	return s.openIDConfiguration(w, r, v1Version(r))
 }
 
 // openIDConfigurationADFSTenant is GET /adfs/adfs/.well-known/openid-configuration: the

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/signing"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 	"github.com/cerulean-registry/cerulean/storage/meta/sqlite"
@@ -218,7 +219,7 @@ func TestClientCredentialsRefuses(t *testing.T) {
 		{"no secret", "/organizations/oauth2/v2.0/token", with(func(f url.Values) { f.Del("client_secret") }), 401, 7000218},
 		{"unknown tenant", "/00000000-0000-0000-0000-000000000001/oauth2/v2.0/token", e.secretForm(scope), 400, 90002},
 		{"not a tenant", "/contoso.example/oauth2/v2.0/token", e.secretForm(scope), 400, 90002},
-		{"unknown client", "/organizations/oauth2/v2.0/token", with(func(f url.Values) { f.Set("client_id", newGUID()) }), 400, 700016},
+		{"unknown client", "/organizations/oauth2/v2.0/token", with(func(f url.Values) { f.Set("client_id", guid.New()) }), 400, 700016},
 		{"no service principal", "/organizations/oauth2/v2.0/token", with(func(f url.Values) {
 			f.Set("client_id", app.AppID)
 			f.Set("client_secret", noSPSecret)

@@ -102,41 +102,17 @@ func New(opts Options) (*Service, error) {
 // ActiveDirectoryAuthorityHost, with a trailing slash as azcore writes it.
 func (s *Service) BaseURL() string { return s.base + "/" }
 
-// newGUID returns a random (version 4) UUID: object ids, client ids, key ids.
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
-}
-
-// isGUID reports whether s has the 8-4-4-4-12 hex form of a GUID.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
-				return false
-			}
+// newSecret returns a random 256-bit secret, base64url: 43 characters that survive
+// Basic authentication, URLs and shells unquoted. It never starts with '-', which command
+// lines (`az login -p SECRET`, `docker login -p`) would read as an option.
+func newSecret() string {
+	for {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		if s := base64.RawURLEncoding.EncodeToString(b[:]); s[0] != '-' {
+			return s
 		}
 	}
-	return true
-}
-
-// newSecret returns a random 256-bit secret, base64url: 43 characters that survive
-// Basic authentication, URLs and shells unquoted.
-func newSecret() string {
-	var b [32]byte
-	_, _ = rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // MinPresetSecretLength is the shortest client secret an operator may choose (the

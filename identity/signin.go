@@ -14,6 +14,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/signing"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
@@ -76,7 +77,7 @@ func (s *Service) pathTenant(ctx context.Context, ref string) (string, error) {
 	case "organizations", "common", "adfs":
 		return "", nil
 	}
-	if !isGUID(ref) {
+	if !guid.Valid(ref) {
 		return "", tenantNotFound(ref)
 	}
 	id := strings.ToLower(ref)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/signing"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
@@ -135,7 +136,7 @@ func (s *Service) issue(ctx context.Context, g grant) (*Issued, error) {
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(),
 		AppID: g.clientID, AppIDACR: g.acr, AZP: g.clientID, AZPACR: g.acr,
 		IDType: "app", ObjectID: p.ObjectID, Subject: p.ObjectID, TenantID: p.TenantID,
-		TokenID: newGUID(), Version: "2.0",
+		TokenID: guid.New(), Version: "2.0",
 	}
 	if g.version != v2 {
 		c.Version = "1.0"
@@ -163,7 +164,7 @@ func (s *Service) issue(ctx context.Context, g grant) (*Issued, error) {
 	if g.scope.offline {
 		rc := refreshClaims{Audience: refreshAudience, Issuer: s.issuer(p.TenantID, v2), IssuedAt: now.Unix(),
 			Expiry: now.Add(RefreshTokenLifetime).Unix(), Subject: p.ObjectID, TenantID: p.TenantID,
-			ClientID: g.clientID, Scope: g.scope.scopes, TokenID: newGUID()}
+			ClientID: g.clientID, Scope: g.scope.scopes, TokenID: guid.New()}
 		if out.RefreshToken, err = s.keys.Sign(ctx, rc); err != nil {
 			return nil, err
 		}
@@ -224,7 +225,7 @@ func (s *Service) VerifyAccessToken(ctx context.Context, raw string, audiences .
 	var peek struct {
 		TenantID string `json:"tid"`
 	}
-	if err := t.UnverifiedClaims(&peek); err != nil || !isGUID(peek.TenantID) {
+	if err := t.UnverifiedClaims(&peek); err != nil || !guid.Valid(peek.TenantID) {
 		return Claims{}, fmt.Errorf("%w: no tenant", ErrInvalidToken)
 	}
 	var c accessClaims

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/signing"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
@@ -236,7 +237,7 @@ func (s *Service) refreshGrant(ctx context.Context, r tokenRequest) (*Issued, er
 		return nil, invalid("malformed")
 	}
 	var c refreshClaims
-	if err := t.UnverifiedClaims(&c); err != nil || !isGUID(c.TenantID) {
+	if err := t.UnverifiedClaims(&c); err != nil || !guid.Valid(c.TenantID) {
 		return nil, invalid("malformed")
 	}
 	err = s.keys.Verify(ctx, r.refreshToken, signing.Expect{Issuers: []string{s.issuer(c.TenantID, v2)},

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/signing"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
@@ -77,7 +78,7 @@ func TestPasswordGrant(t *testing.T) {
 	if _, err := e.s.VerifyAccessToken(t.Context(), body["access_token"].(string), ACRAudiences...); err != nil {
 		t.Errorf("refreshed token: %v", err)
 	}
-	rform.Set("client_id", newGUID())
+	rform.Set("client_id", guid.New())
 	status, body = e.post("/adfs/oauth2/token", rform)
 	wantAADError(t, status, body, 400, 70000)
 
@@ -115,7 +116,7 @@ func TestPasswordGrantRefuses(t *testing.T) {
 		{"unknown user", form("bob@example.com", "hunter2hunter2", azureCLI), 400, 50126},
 		{"a service principal's id", form(e.owner.ClientID, e.owner.ClientSecret, azureCLI), 400, 50126},
 		{"disabled user", form("off@example.com", "hunter2hunter2", azureCLI), 400, 50057},
-		{"unknown client", form("ann@example.com", "hunter2hunter2", newGUID()), 400, 700016},
+		{"unknown client", form("ann@example.com", "hunter2hunter2", guid.New()), 400, 700016},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := e.post("/organizations/oauth2/v2.0/token", tc.form)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
 
@@ -21,7 +22,7 @@ import (
 // logged, not returned: the write itself already happened (or was refused).
 func (s *Service) record(r *http.Request, c *call, err error) {
 	status := http.StatusOK
-	e := &meta.Event{ID: newGUID(), Time: c.now, TenantID: c.caller.TenantID, Subscription: c.p.sub,
+	e := &meta.Event{ID: guid.New(), Time: c.now, TenantID: c.caller.TenantID, Subscription: c.p.sub,
 		ResourceGroup: c.p.group, ResourceID: c.resourceID, Operation: c.route.operation,
 		Caller: c.caller.ObjectID, CallerAppID: c.caller.AppID, Status: "Succeeded", Method: r.Method,
 		CorrelationID: correlationID(r), ClientIP: clientIP(r)}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cerulean-registry/cerulean/access"
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
 
@@ -80,7 +81,7 @@ func (s *Service) Bootstrap(ctx context.Context, b Bootstrap) error {
 			return nil
 		}
 	}
-	err = s.store.CreateRoleAssignment(ctx, &meta.RoleAssignment{Name: newGUID(), Scope: subscriptionID(b.SubscriptionID),
+	err = s.store.CreateRoleAssignment(ctx, &meta.RoleAssignment{Name: guid.New(), Scope: subscriptionID(b.SubscriptionID),
 		RoleDefinitionID: access.RoleOwner, PrincipalID: b.OwnerObjectID, PrincipalType: "ServicePrincipal",
 		Description: "Owner of the subscription, made at bootstrap", Created: ch, Updated: ch})
 	if err != nil && !errors.Is(err, meta.ErrResourceExists) {

@@ -182,18 +182,25 @@ func (s *Service) listRegistries(ctx context.Context, c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []registryJSON{}
-	for i := range regs {
-		j := toRegistryJSON(&regs[i])
-		if c.allowed("Microsoft.ContainerRegistry/registries/read", j.ID) {
-			out = append(out, j)
-		}
-	}
-	return ok(list(out))
+	return ok(list(readable(c, "Microsoft.ContainerRegistry/registries/read", regs, toRegistryJSON)))
 }
 
 // list is ARM's list envelope; everything fits one page.
 func list[T any](items []T) map[string]any { return map[string]any{"value": items} }
+
+// readable converts records to their JSON and keeps those the caller may read: as in
+// ARM, a list shows only what a GET of each (operation on its id) would.
+func readable[R any, J interface{ resourceID() string }](c *call, operation string, recs []R, toJSON func(*R) J) []J {
+	out := []J{}
+	for i := range recs {
+		if j := toJSON(&recs[i]); c.allowed(operation, j.resourceID()) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+func (j registryJSON) resourceID() string { return j.ID }
 
 // putRegistry creates a registry, or updates it when it exists in the same resource
 // group (ARM's PUT is create-or-replace).

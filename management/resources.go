@@ -81,19 +81,14 @@ func toGroupJSON(g *meta.ResourceGroup) groupJSON {
 	return j
 }
 
+func (j groupJSON) resourceID() string { return j.ID }
+
 func (s *Service) listGroups(ctx context.Context, c *call) (*reply, error) {
 	groups, err := s.store.ResourceGroups(ctx, c.p.sub)
 	if err != nil {
 		return nil, err
 	}
-	out := []groupJSON{}
-	for i := range groups {
-		j := toGroupJSON(&groups[i])
-		if c.allowed("Microsoft.Resources/subscriptions/resourceGroups/read", j.ID) {
-			out = append(out, j)
-		}
-	}
-	return ok(list(out))
+	return ok(list(readable(c, "Microsoft.Resources/subscriptions/resourceGroups/read", groups, toGroupJSON)))
 }
 
 // getGroup also answers HEAD (az group exists): 204 when the group exists, as ARM does.
@@ -227,9 +222,8 @@ func (s *Service) listResources(ctx context.Context, c *call) (*reply, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range regs {
-		r := toRegistryJSON(&regs[i])
-		if (name == "" || strings.EqualFold(name, r.Name)) && c.allowed("Microsoft.ContainerRegistry/registries/read", r.ID) {
+	for _, r := range readable(c, "Microsoft.ContainerRegistry/registries/read", regs, toRegistryJSON) {
+		if name == "" || strings.EqualFold(name, r.Name) {
 			out = append(out, genericResourceJSON{ID: r.ID, Name: r.Name, Type: r.Type, Location: r.Location, Tags: r.Tags, SKU: r.SKU})
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/cerulean-registry/cerulean/access"
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
 
@@ -193,7 +194,7 @@ func (s *Service) putRoleAssignment(ctx context.Context, c *call) (*reply, error
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	if !isGUID(c.p.name) {
+	if !guid.Valid(c.p.name) {
 		return nil, badRequest("InvalidRoleAssignmentId", fmt.Sprintf(
 			"The role assignment ID '%s' is not valid. The role assignment ID must be a GUID.", c.p.name))
 	}
@@ -205,11 +206,11 @@ func (s *Service) putRoleAssignment(ctx context.Context, c *call) (*reply, error
 		return nil, badRequest("InvalidScope", "Role assignments are made at a subscription, a resource group or a registry, not at the root scope.")
 	}
 	role, known := access.BuiltInRole(lastSegment(p.RoleDefinitionID))
-	if !known || !isGUID(lastSegment(p.RoleDefinitionID)) {
+	if !known || !guid.Valid(lastSegment(p.RoleDefinitionID)) {
 		return nil, badRequest("RoleDefinitionDoesNotExist", fmt.Sprintf("The specified role definition with ID '%s' does not exist.",
 			lastSegment(p.RoleDefinitionID)))
 	}
-	if !isGUID(p.PrincipalID) {
+	if !guid.Valid(p.PrincipalID) {
 		return nil, badRequest("InvalidPrincipalId", fmt.Sprintf("The principal ID '%s' is not valid. It must be a GUID.", p.PrincipalID))
 	}
 	ptype, err := s.principalType(ctx, c.caller.TenantID, p.PrincipalID, p.PrincipalType)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/observe"
 )
 
@@ -49,13 +50,8 @@ type params struct {
 
 // target is the resource id authorization checks the operation against.
 func (p *params) target() string {
-	switch {
-	case p.registry != "":
-		return registryID(p.sub, p.group, p.registry)
-	case p.group != "":
-		return groupID(p.sub, p.group)
-	case p.sub != "":
-		return subscriptionID(p.sub)
+	if named := (scope{Sub: p.sub, Group: p.group, Registry: p.registry}); named != (scope{}) {
+		return named.String()
 	}
 	return p.scope.String()
 }
@@ -240,7 +236,7 @@ const maxBody = 1 << 20
 // ServeHTTP serves the management plane.
 func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if observe.RequestID(r.Context()) == "" { // mounted without the server's middleware
-		r = r.WithContext(observe.WithRequest(r.Context(), newGUID()))
+		r = r.WithContext(observe.WithRequest(r.Context(), guid.New()))
 	}
 	observe.SetRoute(r.Context(), "management")
 	c, err := s.prepare(r)
@@ -359,7 +355,7 @@ func (s *Service) respond(w http.ResponseWriter, r *http.Request, rep *reply, er
 // one (ARM keeps it, so a client can follow its operation through the activity log), and
 // the request id otherwise.
 func correlationID(r *http.Request) string {
-	if v := r.Header.Get("x-ms-correlation-request-id"); isGUID(v) {
+	if v := r.Header.Get("x-ms-correlation-request-id"); guid.Valid(v) {
 		return strings.ToLower(v)
 	}
 	return observe.RequestID(r.Context())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cerulean-registry/cerulean/identity"
 	"github.com/cerulean-registry/cerulean/identity/graph"
+	"github.com/cerulean-registry/cerulean/internal/guid"
 )
 
 // Bootstrap: on first start with an empty data directory, serve creates a tenant with an
@@ -44,7 +45,7 @@ func (s *Server) bootstrapPlan() (plan *graph.Bootstrap, existed bool, err error
 		return nil, false, err
 	}
 	return &graph.Bootstrap{
-		SubscriptionID: newRequestID(), // a random GUID, as ARM's subscription ids are
+		SubscriptionID: guid.New(), // a random GUID, as ARM's subscription ids are
 		ResourceGroup:  bootstrapResourceGroup,
 		RegistryName:   bootstrapRegistryName,
 	}, false, nil

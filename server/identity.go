@@ -2,16 +2,13 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"os"
 	"time"
 
 	"github.com/cerulean-registry/cerulean/identity"
+	"github.com/cerulean-registry/cerulean/internal/cliconn"
 	"github.com/cerulean-registry/cerulean/signing"
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
@@ -33,7 +30,8 @@ func (s *Server) startIdentity(ctx context.Context, loginServer string) (string,
 	if err != nil {
 		return "", err
 	}
-	client, err := federationClient(s.cfg.FederationCA)
+	// Fetching external OIDC issuers' documents trusts the system roots plus --federation-ca.
+	client, err := cliconn.HTTPClient(s.cfg.FederationCA, 15*time.Second)
 	if err != nil {
 		return "", fmt.Errorf("--federation-ca: %w", err)
 	}
@@ -51,26 +49,6 @@ func (s *Server) startIdentity(ctx context.Context, loginServer string) (string,
 		return "", err
 	}
 	return s.bootstrap(ctx, plan, existed, loginServer)
-}
-
-// federationClient fetches external OIDC issuers' documents: system roots plus caFile.
-func federationClient(caFile string) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("no certificate in %s", caFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	return &http.Client{Transport: tr, Timeout: 15 * time.Second}, nil
 }
 
 // announceIdentity tells the operator where the bootstrap file is and how to reach the

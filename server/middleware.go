@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/rand"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +8,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/cerulean-registry/cerulean/internal/guid"
 	"github.com/cerulean-registry/cerulean/observe"
 )
 
@@ -27,7 +27,7 @@ const routeOther = "other"
 func (s *Server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := newRequestID()
+		id := guid.New()
 		w.Header().Set(headerCorrelationID, id)
 		w.Header().Set(headerRequestID, id)
 		r = r.WithContext(observe.WithRequest(r.Context(), id))
@@ -84,15 +84,6 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-// newRequestID returns a random UUID (version 4), the form of ACR's correlation ids.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // countingBody counts the request body bytes a handler reads.

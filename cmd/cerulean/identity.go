@@ -12,26 +12,23 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cerulean-registry/cerulean/identity/graph"
+	"github.com/cerulean-registry/cerulean/internal/cliconn"
 )
 
 // identityCommands are the directory verbs: sp, identity and user. They call the server's
 // Graph-shaped API through package graph, signed in as the bootstrap owner (or the
 // service principal in AZURE_CLIENT_ID/AZURE_CLIENT_SECRET), and print JSON.
 func identityCommands() []*cobra.Command {
-	st := &graph.Settings{}
+	st := &cliconn.Settings{}
 	cmds := []*cobra.Command{spCmd(st), managedIdentityCmd(st), userCmd(st)}
 	for _, c := range cmds {
-		f := c.PersistentFlags()
-		f.StringVar(&st.Data, "data", "./data", "data `dir`ectory of a local server: bootstrap.json, tls/ca.pem, run/serve.json")
-		f.StringVar(&st.Bootstrap, "bootstrap", "", "bootstrap `file` to sign in with (default: DIR/bootstrap.json)")
-		f.StringVar(&st.Server, "server", "", "server `URL` (default: $CERULEAN_SERVER, else the local server's address)")
-		f.StringVar(&st.CAFile, "ca-file", "", "PEM `file` of the CA to trust (default: $CERULEAN_CA_FILE, else DIR/tls/ca.pem)")
+		st.AddFlags(c.PersistentFlags())
 	}
 	return cmds
 }
 
 // run wraps a verb: it connects and prints what the verb returns as JSON.
-func run(st *graph.Settings, fn func(cmd *cobra.Command, c *graph.Client, args []string) (any, error)) func(*cobra.Command, []string) error {
+func run(st *cliconn.Settings, fn func(cmd *cobra.Command, c *graph.Client, args []string) (any, error)) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, args []string) error {
 		cfg, err := st.Resolve(os.Getenv)
 		if err != nil {
@@ -59,7 +56,7 @@ func until(years int) time.Time {
 	return time.Now().AddDate(years, 0, 0)
 }
 
-func spCmd(st *graph.Settings) *cobra.Command {
+func spCmd(st *cliconn.Settings) *cobra.Command {
 	sp := &cobra.Command{Use: "sp", Short: "Manage service principals (applications and their credentials)"}
 	var years int
 	create := &cobra.Command{
@@ -110,7 +107,7 @@ func spCmd(st *graph.Settings) *cobra.Command {
 	return sp
 }
 
-func credentialCmd(st *graph.Settings) *cobra.Command {
+func credentialCmd(st *cliconn.Settings) *cobra.Command {
 	cred := &cobra.Command{Use: "credential", Short: "Manage a service principal's client secrets and certificates"}
 	var certFile, name, keyID string
 	var years int
@@ -164,7 +161,7 @@ func credentialCmd(st *graph.Settings) *cobra.Command {
 	return cred
 }
 
-func federatedCredentialCmd(st *graph.Settings) *cobra.Command {
+func federatedCredentialCmd(st *cliconn.Settings) *cobra.Command {
 	fc := &cobra.Command{Use: "federated-credential", Short: "Manage a service principal's federated identity credentials"}
 	var f graph.FederatedIdentityCredential
 	var audience string
@@ -213,7 +210,7 @@ func federatedCredentialCmd(st *graph.Settings) *cobra.Command {
 	return fc
 }
 
-func managedIdentityCmd(st *graph.Settings) *cobra.Command {
+func managedIdentityCmd(st *cliconn.Settings) *cobra.Command {
 	id := &cobra.Command{Use: "identity", Short: "Manage managed identities and the hosts they run on"}
 	host := &cobra.Command{Use: "host", Short: "Manage managed-identity hosts (the resources identities are attached to)"}
 	var assign []string
@@ -252,7 +249,7 @@ or IMDS style through a listener bound to the host (serve --imds-addr ADDR --imd
 	return id
 }
 
-func userCmd(st *graph.Settings) *cobra.Command {
+func userCmd(st *cliconn.Settings) *cobra.Command {
 	user := &cobra.Command{Use: "user", Short: "Manage users who sign in with a password (az login -u, device code)"}
 	var displayName, password string
 	var fromStdin bool

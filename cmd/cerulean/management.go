@@ -7,5 +7,13 @@ import (
 )
 
 // managementCommands are the `az acr`-like verbs of the management plane (package
-// management/cli).
-func managementCommands() []*cobra.Command { return cli.Commands() }
+// management/cli), with `token generate` (connect.go) added to their `token` command.
+func managementCommands() []*cobra.Command {
+	cmds := cli.Commands()
+	for _, c := range cmds {
+		if c.Name() == "token" {
+			c.AddCommand(tokenGenerateCmd())
+		}
+	}
+	return cmds
+}

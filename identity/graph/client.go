@@ -3,7 +3,6 @@ package graph
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -17,9 +16,9 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/cerulean-registry/cerulean/internal/cliconn"
 )
 
 // Scope is what the client asks a token for: Microsoft Graph, which the directory API
@@ -38,56 +37,21 @@ func New(baseURL string, cred azcore.TokenCredential, httpClient *http.Client) *
 	return &Client{base: strings.TrimRight(baseURL, "/"), http: httpClient, cred: cred}
 }
 
-// Config says how to reach and sign in to a server.
-type Config struct {
-	Server                           string // https://host[:port]
-	TenantID, ClientID, ClientSecret string
-	CAFile                           string // PEM roots to trust besides the system's; "" for none
-}
+// Config says how to reach and sign in to a server (cliconn.Config: the directory verbs
+// resolve it from their flags, the environment and the bootstrap file).
+type Config = cliconn.Config
 
 // Connect returns a client that signs in with cfg's client secret through azidentity,
-// the server being its own authority (instance discovery off: the host is not Microsoft's).
+// the server being its own authority (cliconn.Config.Connect).
 func Connect(cfg Config) (*Client, error) {
 	if cfg.Server == "" || cfg.TenantID == "" || cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("graph: server, tenant, client id and client secret are required")
 	}
-	httpClient, err := HTTPClient(cfg.CAFile)
-	if err != nil {
-		return nil, err
-	}
-	cred, err := azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, cfg.ClientSecret,
-		&azidentity.ClientSecretCredentialOptions{
-			ClientOptions: azcore.ClientOptions{
-				Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: strings.TrimRight(cfg.Server, "/") + "/"},
-				Transport: httpClient,
-			},
-			DisableInstanceDiscovery: true,
-		})
+	httpClient, cred, err := cfg.Connect()
 	if err != nil {
 		return nil, err
 	}
 	return New(cfg.Server, cred, httpClient), nil
-}
-
-// HTTPClient returns a client that trusts the system roots and, if caFile is set, the
-// certificates in it.
-func HTTPClient(caFile string) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, err
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("no certificate in %s", caFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	return &http.Client{Transport: tr, Timeout: time.Minute}, nil
 }
 
 // Error is an error answer of the directory API.

@@ -11,7 +11,11 @@
 // displayName are all a caller can rely on.
 package graph
 
-import "time"
+import (
+	"time"
+
+	"github.com/cerulean-registry/cerulean/internal/cliconn"
+)
 
 // Application is a Graph application (an app registration).
 type Application struct {
@@ -138,23 +142,6 @@ type ErrorDetail struct {
 	InnerError map[string]string `json:"innerError,omitempty"`
 }
 
-// Bootstrap is the content of DIR/bootstrap.json, which `cerulean serve` writes (0600) on
-// first start: what an operator needs to sign in as the owner, and what the management
-// plane makes real (subscription, resource group, registry).
-type Bootstrap struct {
-	TenantID       string `json:"tenantId"`
-	SubscriptionID string `json:"subscriptionId"`
-	ResourceGroup  string `json:"resourceGroup"`
-	RegistryName   string `json:"registryName"`
-	LoginServer    string `json:"loginServer"`
-	// AuthorityHost is azidentity's cloud.Configuration.ActiveDirectoryAuthorityHost.
-	AuthorityHost string `json:"authorityHost"`
-	ClientID      string `json:"clientId"`
-	ClientSecret  string `json:"clientSecret"`
-	// OwnerObjectID is the owner service principal: the management plane assigns it Owner
-	// over the subscription.
-	OwnerObjectID string `json:"ownerObjectId"`
-	// CAFile is the local CA clients must trust ("" when serving the operator's own
-	// certificate).
-	CAFile string `json:"caFile,omitempty"`
-}
+// Bootstrap is the content of DIR/bootstrap.json, which `cerulean serve` writes and the
+// client verbs sign in with (cliconn.Bootstrap).
+type Bootstrap = cliconn.Bootstrap

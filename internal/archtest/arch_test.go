@@ -68,8 +68,11 @@ var forbidden = []struct {
 	{module + "/access", []string{"net/http", module + "/storage", module + "/registry", module + "/server"}},
 	{module + "/signing", []string{"net/http", module + "/registry", module + "/identity", module + "/auth", module + "/management"}},
 	{module + "/identity", []string{module + "/registry", module + "/auth", module + "/management"}},
-	{module + "/management", []string{module + "/registry", module + "/auth"}},
+	{module + "/management", []string{module + "/registry", module + "/auth", module + "/identity"}},
 	{module + "/auth", []string{module + "/registry", module + "/management"}},
+	// The client verbs of both planes share cliconn; it knows neither plane.
+	{module + "/internal/cliconn", []string{module + "/identity", module + "/management", module + "/server"}},
+	{module + "/internal/guid", []string{module + "/"}},
 }
 
 func TestImportDirection(t *testing.T) {

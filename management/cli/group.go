@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"crypto/rand"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -77,13 +76,10 @@ func activityLogCmd(g *globals) *cobra.Command {
 	)
 	list := &cobra.Command{
 		Use: "list [--offset 6h] [-g GROUP] [--resource-id ID]", Short: "List the activity log, newest first", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: g.verb(nil, func(cmd *cobra.Command, c *conn) error {
 			start := time.Now().Add(-offset).UTC()
 			if at != "" {
+				var err error
 				if start, err = time.Parse(time.RFC3339, at); err != nil {
 					return fmt.Errorf("--start-time: %w", err)
 				}
@@ -105,7 +101,7 @@ func activityLogCmd(g *globals) *cobra.Command {
 			}
 			return c.out.list(items, []column{{"TIME", "eventTimestamp"}, {"STATUS", "status.value"}, {"OPERATION", "operationName.value"},
 				{"CALLER", "caller"}, {"RESOURCE", "resourceId"}})
-		},
+		}),
 	}
 	f := list.Flags()
 	f.DurationVar(&offset, "offset", 6*time.Hour, "how far back to list")
@@ -115,13 +111,4 @@ func activityLogCmd(g *globals) *cobra.Command {
 	f.StringVar(&correlation, "correlation-id", "", "only this operation (`id`)")
 	cmd.AddCommand(list)
 	return cmd
-}
-
-// newGUID returns a random version-4 UUID: the name of a new role assignment.
-func newGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

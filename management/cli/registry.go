@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -115,30 +116,19 @@ func registryCreateCmd(g *globals) *cobra.Command {
 		Use:   "create -n NAME -g GROUP --sku Basic|Standard|Premium",
 		Short: "Create a registry; its login server is <name>.<registry domain>",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			t.group = first(t.group, c.group)
+		RunE: g.show(nil, registryColumns, func(ctx context.Context, cmd *cobra.Command, c *conn) error {
+			t.group = cmp.Or(t.group, c.group)
 			if location == "" {
-				if location, err = c.groupLocation(ctx, t.group); err != nil {
+				var err error
+				if location, err = c.groupLocation(cmd.Context(), t.group); err != nil {
 					return err
 				}
 			}
-			ctx, resp := capture(ctx)
 			p, err := c.acr.NewRegistriesClient().BeginCreate(ctx, t.group, t.name, armcontainerregistry.Registry{
 				Location: &location, Tags: ptrMap(tags), SKU: &armcontainerregistry.SKU{Name: to.Ptr(armcontainerregistry.SKUName(sku))},
 				Properties: &armcontainerregistry.RegistryProperties{AdminUserEnabled: &admin}}, nil)
-			if err != nil {
-				return err
-			}
-			if _, err := p.PollUntilDone(ctx, nil); err != nil {
-				return err
-			}
-			return c.printCaptured(*resp, registryColumns)
-		},
+			return done(ctx, p, err)
+		}),
 	}
 	cmd.Flags().StringVarP(&t.name, "name", "n", "", "registry `name` (5-50 letters and digits)")
 	cmd.Flags().StringVarP(&t.group, "resource-group", "g", "", "resource `group` (default: the bootstrap one)")
@@ -160,28 +150,18 @@ func (c *conn) groupLocation(ctx context.Context, group string) (string, error) 
 	return g.Location, json.Unmarshal(body, &g)
 }
 
-// printCaptured prints the body of a captured response.
-func (c *conn) printCaptured(resp *http.Response, cols []column) error {
-	body, err := payload(resp)
-	if err != nil {
-		return err
-	}
-	return c.out.item(body, cols)
-}
-
 func registryListCmd(g *globals) *cobra.Command {
 	var group string
 	cmd := &cobra.Command{
 		Use:   "list [-g GROUP]",
 		Short: "List the registries you may read",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: g.verb(nil, func(cmd *cobra.Command, c *conn) error {
 			regs := c.acr.NewRegistriesClient()
-			var items []json.RawMessage
+			var (
+				items []json.RawMessage
+				err   error
+			)
 			if group != "" {
 				items, err = collect(cmd.Context(), regs.NewListByResourceGroupPager(group, nil))
 			} else {
@@ -191,31 +171,10 @@ func registryListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return c.out.list(items, registryColumns)
-		},
+		}),
 	}
 	cmd.Flags().StringVarP(&group, "resource-group", "g", "", "only this resource `group`")
 	return cmd
-}
-
-// collect pages through an SDK pager and returns the items as the server sent them.
-func collect[T any](ctx context.Context, pager *runtime.Pager[T]) ([]json.RawMessage, error) {
-	var items []json.RawMessage
-	for pager.More() {
-		cctx, resp := capture(ctx)
-		if _, err := pager.NextPage(cctx); err != nil {
-			return nil, err
-		}
-		body, err := payload(*resp)
-		if err != nil {
-			return nil, err
-		}
-		page, err := values(body)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, page...)
-	}
-	return items, nil
 }
 
 func registryShowCmd(g *globals) *cobra.Command {
@@ -224,20 +183,10 @@ func registryShowCmd(g *globals) *cobra.Command {
 		Use:   "show -n NAME",
 		Short: "Show a registry",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.resolve(cmd.Context(), &t); err != nil {
-				return err
-			}
-			ctx, resp := capture(cmd.Context())
-			if _, err := c.acr.NewRegistriesClient().Get(ctx, t.group, t.name, nil); err != nil {
-				return err
-			}
-			return c.printCaptured(*resp, registryColumns)
-		},
+		RunE: g.show(&t, registryColumns, func(ctx context.Context, _ *cobra.Command, c *conn) error {
+			_, err := c.acr.NewRegistriesClient().Get(ctx, t.group, t.name, nil)
+			return err
+		}),
 	}
 	t.flags(cmd, "name")
 	return cmd
@@ -284,15 +233,8 @@ func registryUpdateCmd(g *globals) *cobra.Command {
 		Use:   "update -n NAME [--admin-enabled true|false] [--anonymous-pull-enabled …] [--sku …] …",
 		Short: "Change a registry's settings",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: g.verb(&t, func(cmd *cobra.Command, c *conn) error {
 			ctx := cmd.Context()
-			if err := c.resolve(ctx, &t); err != nil {
-				return err
-			}
 			// What armcontainerregistry models goes through it; the newer settings
 			// (anonymous pull, role-assignment mode, AAD-as-ARM policy) go as raw JSON.
 			var u armcontainerregistry.RegistryUpdateParameters
@@ -340,17 +282,15 @@ func registryUpdateCmd(g *globals) *cobra.Command {
 			if u.Properties == nil && u.SKU == nil && u.Tags == nil && len(extra) == 0 {
 				return fmt.Errorf("nothing to update: give at least one setting")
 			}
-			var body json.RawMessage
+			var (
+				body json.RawMessage
+				err  error
+			)
 			if u.Properties != nil || u.SKU != nil || u.Tags != nil {
-				cctx, resp := capture(ctx)
-				p, err := c.acr.NewRegistriesClient().BeginUpdate(cctx, t.group, t.name, u, nil)
-				if err != nil {
-					return err
-				}
-				if _, err := p.PollUntilDone(cctx, nil); err != nil {
-					return err
-				}
-				if body, err = payload(*resp); err != nil {
+				if body, err = answer(ctx, func(ctx context.Context) error {
+					p, err := c.acr.NewRegistriesClient().BeginUpdate(ctx, t.group, t.name, u, nil)
+					return done(ctx, p, err)
+				}); err != nil {
 					return err
 				}
 			}
@@ -360,7 +300,7 @@ func registryUpdateCmd(g *globals) *cobra.Command {
 				}
 			}
 			return c.out.item(body, registryColumns)
-		},
+		}),
 	}
 	t.flags(cmd, "name")
 	f := cmd.Flags()
@@ -386,21 +326,10 @@ func registryDeleteCmd(g *globals) *cobra.Command {
 		Use:   "delete -n NAME",
 		Short: "Delete a registry with its repositories, scope maps, tokens and role assignments",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.resolve(cmd.Context(), &t); err != nil {
-				return err
-			}
+		RunE: g.verb(&t, func(cmd *cobra.Command, c *conn) error {
 			p, err := c.acr.NewRegistriesClient().BeginDelete(cmd.Context(), t.group, t.name, nil)
-			if err != nil {
-				return err
-			}
-			_, err = p.PollUntilDone(cmd.Context(), nil)
-			return err
-		},
+			return done(cmd.Context(), p, err)
+		}),
 	}
 	t.flags(cmd, "name")
 	return cmd

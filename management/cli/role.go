@@ -1,22 +1,23 @@
 package cli
 
 import (
+	"cmp"
+	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/authorization/armauthorization/v2"
 	"github.com/spf13/cobra"
+
+	"github.com/cerulean-registry/cerulean/internal/guid"
 )
 
 var assignmentColumns = []column{
 	{"PRINCIPAL", "properties.principalId"}, {"ROLE", "properties.roleDefinitionId"}, {"SCOPE", "properties.scope"},
 	{"NAME", "name"}, {"CONDITION", "properties.condition"},
 }
-
-var guid = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 func roleCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "role", Short: "Manage role assignments and list role definitions (az role)"}
@@ -61,7 +62,7 @@ func (s *scopeFlags) resolve(cmd *cobra.Command, c *conn) (string, error) {
 // `az role assignment create --role` does: by listing role definitions at the scope.
 func (c *conn) roleID(cmd *cobra.Command, scope, role string) (string, error) {
 	defs := c.authz.NewRoleDefinitionsClient()
-	if guid.MatchString(role) {
+	if guid.Valid(role) {
 		d, err := defs.Get(cmd.Context(), scope, role, nil)
 		if err != nil {
 			return "", err
@@ -69,7 +70,7 @@ func (c *conn) roleID(cmd *cobra.Command, scope, role string) (string, error) {
 		return *d.ID, nil
 	}
 	page, err := defs.NewListPager(scope, &armauthorization.RoleDefinitionsClientListOptions{
-		Filter: to.Ptr("roleName eq '" + strings.ReplaceAll(role, "'", "''") + "'")}).NextPage(cmd.Context())
+		Filter: to.Ptr(roleNameFilter(role))}).NextPage(cmd.Context())
 	if err != nil {
 		return "", err
 	}
@@ -77,6 +78,12 @@ func (c *conn) roleID(cmd *cobra.Command, scope, role string) (string, error) {
 		return "", fmt.Errorf("role %q not found (cerulean role definition list shows them)", role)
 	}
 	return *page.Value[0].ID, nil
+}
+
+// roleNameFilter is the OData filter on a role definition's name; OData escapes a quote
+// by doubling it.
+func roleNameFilter(name string) string {
+	return "roleName eq '" + strings.ReplaceAll(name, "'", "''") + "'"
 }
 
 func assignmentCreateCmd(g *globals) *cobra.Command {
@@ -88,12 +95,8 @@ func assignmentCreateCmd(g *globals) *cobra.Command {
 		Use:   "create --assignee OBJECT_ID --role NAME|ID [--scope SCOPE | -r REGISTRY | -g GROUP]",
 		Short: "Grant a role to a principal at a scope (only Owners and User Access Administrators may)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if !guid.MatchString(assignee) {
+		RunE: g.show(nil, assignmentColumns, func(ctx context.Context, cmd *cobra.Command, c *conn) error {
+			if !guid.Valid(assignee) {
 				return fmt.Errorf("--assignee %q: give the principal's object id", assignee)
 			}
 			scope, err := sc.resolve(cmd, c)
@@ -107,18 +110,15 @@ func assignmentCreateCmd(g *globals) *cobra.Command {
 			props := &armauthorization.RoleAssignmentProperties{RoleDefinitionID: &roleID, PrincipalID: &assignee,
 				PrincipalType: to.Ptr(armauthorization.PrincipalType(ptype))}
 			if condition != "" {
-				props.Condition, props.ConditionVersion = &condition, to.Ptr(first(cv, "2.0"))
+				props.Condition, props.ConditionVersion = &condition, to.Ptr(cmp.Or(cv, "2.0"))
 			}
 			if descript != "" {
 				props.Description = &descript
 			}
-			ctx, resp := capture(cmd.Context())
-			if _, err := c.authz.NewRoleAssignmentsClient().Create(ctx, scope, newGUID(), armauthorization.RoleAssignmentCreateParameters{
-				Properties: props}, nil); err != nil {
-				return err
-			}
-			return c.printCaptured(*resp, assignmentColumns)
-		},
+			_, err = c.authz.NewRoleAssignmentsClient().Create(ctx, scope, guid.New(), armauthorization.RoleAssignmentCreateParameters{
+				Properties: props}, nil)
+			return err
+		}),
 	}
 	sc.flags(cmd)
 	f := cmd.Flags()
@@ -143,11 +143,7 @@ func assignmentListCmd(g *globals) *cobra.Command {
 		Use:   "list [--scope SCOPE] [--assignee OBJECT_ID]",
 		Short: "List the role assignments that apply at a scope, and those below it",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: g.verb(nil, func(cmd *cobra.Command, c *conn) error {
 			scope, err := sc.resolve(cmd, c)
 			if err != nil {
 				return err
@@ -168,7 +164,7 @@ func assignmentListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return c.out.list(items, assignmentColumns)
-		},
+		}),
 	}
 	sc.flags(cmd)
 	cmd.Flags().StringVar(&assignee, "assignee", "", "only this principal's (object `id`)")
@@ -182,11 +178,7 @@ func assignmentDeleteCmd(g *globals) *cobra.Command {
 		Use:   "delete --ids ASSIGNMENT_ID …",
 		Short: "Revoke role assignments by id; the principal loses the role on its next request",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: g.verb(nil, func(cmd *cobra.Command, c *conn) error {
 			var deleted []json.RawMessage
 			for _, id := range ids {
 				ctx, resp := capture(cmd.Context())
@@ -198,7 +190,7 @@ func assignmentDeleteCmd(g *globals) *cobra.Command {
 				}
 			}
 			return c.out.list(deleted, assignmentColumns)
-		},
+		}),
 	}
 	cmd.Flags().StringSliceVar(&ids, "ids", nil, "role assignment `ids` (from role assignment list)")
 	_ = cmd.MarkFlagRequired("ids")
@@ -209,21 +201,17 @@ func definitionListCmd(g *globals) *cobra.Command {
 	var name string
 	cmd := &cobra.Command{
 		Use: "list [--name ROLE]", Short: "List the built-in role definitions", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: g.verb(nil, func(cmd *cobra.Command, c *conn) error {
 			opts := &armauthorization.RoleDefinitionsClientListOptions{}
 			if name != "" {
-				opts.Filter = to.Ptr("roleName eq '" + strings.ReplaceAll(name, "'", "''") + "'")
+				opts.Filter = to.Ptr(roleNameFilter(name))
 			}
 			items, err := collect(cmd.Context(), c.authz.NewRoleDefinitionsClient().NewListPager("/subscriptions/"+c.subscription, opts))
 			if err != nil {
 				return err
 			}
 			return c.out.list(items, []column{{"NAME", "properties.roleName"}, {"ID", "name"}, {"DESCRIPTION", "properties.description"}})
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&name, "name", "", "only the role of this `name`")
 	return cmd

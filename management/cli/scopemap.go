@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,20 +14,6 @@ import (
 var scopeMapColumns = []column{
 	{"NAME", "name"}, {"TYPE", "properties.type"}, {"CREATION DATE", "properties.creationDate"},
 	{"DESCRIPTION", "properties.description"}, {"ACTIONS", "properties.actions"},
-}
-
-// child names a scope map or token of a registry: -n, -r and optionally -g.
-type child struct {
-	name string
-	reg  target
-}
-
-func (c *child) flags(cmd *cobra.Command) {
-	cmd.Flags().StringVarP(&c.name, "name", "n", "", "`name`")
-	cmd.Flags().StringVarP(&c.reg.name, "registry", "r", "", "registry `name`")
-	cmd.Flags().StringVarP(&c.reg.group, "resource-group", "g", "", "resource `group` (default: found by the registry's name)")
-	_ = cmd.MarkFlagRequired("name")
-	_ = cmd.MarkFlagRequired("registry")
 }
 
 // repositoryActions turns --repository REPO=ACTION[,ACTION…] values (the Azure CLI's
@@ -47,7 +34,12 @@ func repositoryActions(values []string) ([]string, error) {
 
 func scopeMapCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "scope-map", Short: "Manage scope maps: what repository tokens may do (az acr scope-map)"}
-	cmd.AddCommand(scopeMapWriteCmd(g, true), scopeMapWriteCmd(g, false), scopeMapListCmd(g), scopeMapShowCmd(g), scopeMapDeleteCmd(g))
+	cmd.AddCommand(scopeMapWriteCmd(g, true), scopeMapWriteCmd(g, false))
+	help := childHelp{list: "List a registry's scope maps, system-defined ones included", show: "Show a scope map", del: "Delete a scope map no token uses"}
+	cmd.AddCommand(childCmds(g, help, scopeMapColumns, func(c *conn) childCalls {
+		maps := c.acr.NewScopeMapsClient()
+		return bindChild(maps.NewListPager, maps.Get, maps.BeginDelete)
+	})...)
 	return cmd
 }
 
@@ -64,15 +56,7 @@ func scopeMapWriteCmd(g *globals, create bool) *cobra.Command {
 	}
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if err := c.resolve(ctx, &m.reg); err != nil {
-				return err
-			}
+		RunE: g.show(&m.reg, scopeMapColumns, func(ctx context.Context, cmd *cobra.Command, c *conn) error {
 			add, err := repositoryActions(repos)
 			if err != nil {
 				return err
@@ -83,17 +67,10 @@ func scopeMapWriteCmd(g *globals, create bool) *cobra.Command {
 			}
 			add = append(add, actions...)
 			maps := c.acr.NewScopeMapsClient()
-			cctx, resp := capture(ctx)
 			if create {
-				p, err := maps.BeginCreate(cctx, m.reg.group, m.reg.name, m.name, armcontainerregistry.ScopeMap{
+				p, err := maps.BeginCreate(ctx, m.reg.group, m.reg.name, m.name, armcontainerregistry.ScopeMap{
 					Properties: &armcontainerregistry.ScopeMapProperties{Description: &description, Actions: to.SliceOfPtrs(add...)}}, nil)
-				if err == nil {
-					_, err = p.PollUntilDone(cctx, nil)
-				}
-				if err != nil {
-					return err
-				}
-				return c.printCaptured(*resp, scopeMapColumns)
+				return done(ctx, p, err)
 			}
 			current, err := maps.Get(ctx, m.reg.group, m.reg.name, m.name, nil)
 			if err != nil {
@@ -109,15 +86,9 @@ func scopeMapWriteCmd(g *globals, create bool) *cobra.Command {
 			if cmd.Flags().Changed("description") {
 				u.Description = &description
 			}
-			p, err := maps.BeginUpdate(cctx, m.reg.group, m.reg.name, m.name, armcontainerregistry.ScopeMapUpdateParameters{Properties: &u}, nil)
-			if err == nil {
-				_, err = p.PollUntilDone(cctx, nil)
-			}
-			if err != nil {
-				return err
-			}
-			return c.printCaptured(*resp, scopeMapColumns)
-		},
+			p, err := maps.BeginUpdate(ctx, m.reg.group, m.reg.name, m.name, armcontainerregistry.ScopeMapUpdateParameters{Properties: &u}, nil)
+			return done(ctx, p, err)
+		}),
 	}
 	m.flags(cmd)
 	f := cmd.Flags()
@@ -129,74 +100,5 @@ func scopeMapWriteCmd(g *globals, create bool) *cobra.Command {
 		f.StringArrayVar(&repos, "add-repository", nil, "`REPO=ACTIONS` to add (repeatable)")
 		f.StringArrayVar(&removed, "remove-repository", nil, "`REPO=ACTIONS` to remove (repeatable)")
 	}
-	return cmd
-}
-
-func scopeMapListCmd(g *globals) *cobra.Command {
-	var reg target
-	cmd := &cobra.Command{
-		Use: "list -r REGISTRY", Short: "List a registry's scope maps, system-defined ones included", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.resolve(cmd.Context(), &reg); err != nil {
-				return err
-			}
-			items, err := collect(cmd.Context(), c.acr.NewScopeMapsClient().NewListPager(reg.group, reg.name, nil))
-			if err != nil {
-				return err
-			}
-			return c.out.list(items, scopeMapColumns)
-		},
-	}
-	reg.flags(cmd, "registry")
-	return cmd
-}
-
-func scopeMapShowCmd(g *globals) *cobra.Command {
-	var m child
-	cmd := &cobra.Command{
-		Use: "show -n NAME -r REGISTRY", Short: "Show a scope map", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.resolve(cmd.Context(), &m.reg); err != nil {
-				return err
-			}
-			ctx, resp := capture(cmd.Context())
-			if _, err := c.acr.NewScopeMapsClient().Get(ctx, m.reg.group, m.reg.name, m.name, nil); err != nil {
-				return err
-			}
-			return c.printCaptured(*resp, scopeMapColumns)
-		},
-	}
-	m.flags(cmd)
-	return cmd
-}
-
-func scopeMapDeleteCmd(g *globals) *cobra.Command {
-	var m child
-	cmd := &cobra.Command{
-		Use: "delete -n NAME -r REGISTRY", Short: "Delete a scope map no token uses", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.resolve(cmd.Context(), &m.reg); err != nil {
-				return err
-			}
-			p, err := c.acr.NewScopeMapsClient().BeginDelete(cmd.Context(), m.reg.group, m.reg.name, m.name, nil)
-			if err == nil {
-				_, err = p.PollUntilDone(cmd.Context(), nil)
-			}
-			return err
-		},
-	}
-	m.flags(cmd)
 	return cmd
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -23,7 +24,12 @@ var credentialColumns = []column{
 
 func tokenCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "token", Short: "Manage repository-scoped tokens (az acr token)"}
-	cmd.AddCommand(tokenWriteCmd(g, true), tokenWriteCmd(g, false), tokenListCmd(g), tokenShowCmd(g), tokenDeleteCmd(g), tokenCredentialCmd(g))
+	cmd.AddCommand(tokenWriteCmd(g, true), tokenWriteCmd(g, false), tokenCredentialCmd(g))
+	help := childHelp{list: "List a registry's tokens", show: "Show a token (never its password values)", del: "Delete a token; its passwords stop working at once"}
+	cmd.AddCommand(childCmds(g, help, tokenColumns, func(c *conn) childCalls {
+		tokens := c.acr.NewTokensClient()
+		return bindChild(tokens.NewListPager, tokens.Get, tokens.BeginDelete)
+	})...)
 	return cmd
 }
 
@@ -74,104 +80,29 @@ func tokenWriteCmd(g *globals, create bool) *cobra.Command {
 	}
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
+		RunE: g.verb(&t.reg, func(cmd *cobra.Command, c *conn) error {
 			ctx := cmd.Context()
-			if err := c.resolve(ctx, &t.reg); err != nil {
-				return err
-			}
 			if create && len(repos) > 0 {
-				// As the Azure CLI does: a scope map of the token's own, "<token>-scope-map".
 				if scopeMap != "" {
 					return fmt.Errorf("--scope-map and --repository exclude each other")
 				}
-				actions, err := repositoryActions(repos)
-				if err != nil {
-					return err
-				}
-				scopeMap = t.name + "-scope-map"
-				p, err := c.acr.NewScopeMapsClient().BeginCreate(ctx, t.reg.group, t.reg.name, scopeMap, armcontainerregistry.ScopeMap{
-					Properties: &armcontainerregistry.ScopeMapProperties{Description: to.Ptr("Token " + t.name + "'s scope map"),
-						Actions: to.SliceOfPtrs(actions...)}}, nil)
-				if err == nil {
-					_, err = p.PollUntilDone(ctx, nil)
-				}
-				if err != nil {
+				var err error
+				if scopeMap, err = c.ownScopeMap(ctx, t, repos); err != nil {
 					return err
 				}
 			}
 			if create && scopeMap == "" {
 				return fmt.Errorf("give --scope-map or --repository")
 			}
-			tokens := c.acr.NewTokensClient()
-			cctx, resp := capture(ctx)
-			if create {
-				props := &armcontainerregistry.TokenProperties{ScopeMapID: to.Ptr(scopeMapID(c.subscription, t.reg, scopeMap)),
-					Status: to.Ptr(armcontainerregistry.TokenStatus(first(status, "enabled")))}
-				p, err := tokens.BeginCreate(cctx, t.reg.group, t.reg.name, t.name, armcontainerregistry.Token{Properties: props}, nil)
-				if err == nil {
-					_, err = p.PollUntilDone(cctx, nil)
-				}
-				if err != nil {
-					return err
-				}
-			} else {
-				props := &armcontainerregistry.TokenUpdateProperties{}
-				if scopeMap != "" {
-					props.ScopeMapID = to.Ptr(scopeMapID(c.subscription, t.reg, scopeMap))
-				}
-				if status != "" {
-					props.Status = to.Ptr(armcontainerregistry.TokenStatus(status))
-				}
-				p, err := tokens.BeginUpdate(cctx, t.reg.group, t.reg.name, t.name, armcontainerregistry.TokenUpdateParameters{Properties: props}, nil)
-				if err == nil {
-					_, err = p.PollUntilDone(cctx, nil)
-				}
-				if err != nil {
-					return err
-				}
+			body, err := c.writeToken(ctx, t, create, scopeMap, status)
+			if err != nil {
+				return err
 			}
-			body, err := payload(*resp)
-			if err != nil || !create || noPasswords {
-				if err != nil {
-					return err
-				}
+			if !create || noPasswords {
 				return c.out.item(body, tokenColumns)
 			}
-			when, err := exp.time()
-			if err != nil {
-				return err
-			}
-			gen, err := c.generate(ctx, t, nil, when)
-			if err != nil {
-				return err
-			}
-			// The values are shown this once, inside the token as the Azure CLI shows them.
-			var creds struct {
-				Passwords []any `json:"passwords"`
-			}
-			if err := json.Unmarshal(gen, &creds); err != nil {
-				return err
-			}
-			var tok map[string]any
-			if err := json.Unmarshal(body, &tok); err != nil {
-				return err
-			}
-			if props, ok := tok["properties"].(map[string]any); ok {
-				props["credentials"] = map[string]any{"certificates": []any{}, "passwords": creds.Passwords, "username": t.name}
-			}
-			out, err := json.Marshal(tok)
-			if err != nil {
-				return err
-			}
-			if c.out.table {
-				return c.out.item(gen, credentialColumns)
-			}
-			return c.out.item(out, tokenColumns)
-		},
+			return c.printNewToken(ctx, t, body, exp)
+		}),
 	}
 	t.flags(cmd)
 	f := cmd.Flags()
@@ -185,87 +116,84 @@ func tokenWriteCmd(g *globals, create bool) *cobra.Command {
 	return cmd
 }
 
+// ownScopeMap creates, as the Azure CLI does for `token create --repository`, a scope map
+// of the token's own, "<token>-scope-map", and returns its name.
+func (c *conn) ownScopeMap(ctx context.Context, t child, repos []string) (string, error) {
+	actions, err := repositoryActions(repos)
+	if err != nil {
+		return "", err
+	}
+	name := t.name + "-scope-map"
+	p, err := c.acr.NewScopeMapsClient().BeginCreate(ctx, t.reg.group, t.reg.name, name, armcontainerregistry.ScopeMap{
+		Properties: &armcontainerregistry.ScopeMapProperties{Description: to.Ptr("Token " + t.name + "'s scope map"),
+			Actions: to.SliceOfPtrs(actions...)}}, nil)
+	return name, done(ctx, p, err)
+}
+
+// writeToken creates or updates a token and returns the server's answer. An update
+// changes only what was given; a new token is enabled unless --status says otherwise.
+func (c *conn) writeToken(ctx context.Context, t child, create bool, scopeMap, status string) (json.RawMessage, error) {
+	tokens := c.acr.NewTokensClient()
+	return answer(ctx, func(ctx context.Context) error {
+		if create {
+			props := &armcontainerregistry.TokenProperties{ScopeMapID: to.Ptr(scopeMapID(c.subscription, t.reg, scopeMap)),
+				Status: to.Ptr(armcontainerregistry.TokenStatus(cmp.Or(status, "enabled")))}
+			p, err := tokens.BeginCreate(ctx, t.reg.group, t.reg.name, t.name, armcontainerregistry.Token{Properties: props}, nil)
+			return done(ctx, p, err)
+		}
+		props := &armcontainerregistry.TokenUpdateProperties{}
+		if scopeMap != "" {
+			props.ScopeMapID = to.Ptr(scopeMapID(c.subscription, t.reg, scopeMap))
+		}
+		if status != "" {
+			props.Status = to.Ptr(armcontainerregistry.TokenStatus(status))
+		}
+		p, err := tokens.BeginUpdate(ctx, t.reg.group, t.reg.name, t.name, armcontainerregistry.TokenUpdateParameters{Properties: props}, nil)
+		return done(ctx, p, err)
+	})
+}
+
+// printNewToken generates both passwords of a new token and prints them, this once,
+// inside the token (body) as the Azure CLI shows them; a table shows the credentials.
+func (c *conn) printNewToken(ctx context.Context, t child, body json.RawMessage, exp expiry) error {
+	when, err := exp.time()
+	if err != nil {
+		return err
+	}
+	gen, err := c.generate(ctx, t, nil, when)
+	if err != nil {
+		return err
+	}
+	var creds struct {
+		Passwords []any `json:"passwords"`
+	}
+	if err := json.Unmarshal(gen, &creds); err != nil {
+		return err
+	}
+	var tok map[string]any
+	if err := json.Unmarshal(body, &tok); err != nil {
+		return err
+	}
+	if props, ok := tok["properties"].(map[string]any); ok {
+		props["credentials"] = map[string]any{"certificates": []any{}, "passwords": creds.Passwords, "username": t.name}
+	}
+	out, err := json.Marshal(tok)
+	if err != nil {
+		return err
+	}
+	if c.out.table {
+		return c.out.item(gen, credentialColumns)
+	}
+	return c.out.item(out, tokenColumns)
+}
+
 // generate generates passwords of a token (names nil: both) and returns the server's answer.
 func (c *conn) generate(ctx context.Context, t child, name *armcontainerregistry.TokenPasswordName, when *time.Time) (json.RawMessage, error) {
-	cctx, resp := capture(ctx)
-	p, err := c.acr.NewRegistriesClient().BeginGenerateCredentials(cctx, t.reg.group, t.reg.name, armcontainerregistry.GenerateCredentialsParameters{
-		TokenID: to.Ptr(registryPath(c.subscription, t.reg) + "/tokens/" + t.name), Name: name, Expiry: when}, nil)
-	if err == nil {
-		_, err = p.PollUntilDone(cctx, nil)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return payload(*resp)
-}
-
-func tokenListCmd(g *globals) *cobra.Command {
-	var reg target
-	cmd := &cobra.Command{
-		Use: "list -r REGISTRY", Short: "List a registry's tokens", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.resolve(cmd.Context(), &reg); err != nil {
-				return err
-			}
-			items, err := collect(cmd.Context(), c.acr.NewTokensClient().NewListPager(reg.group, reg.name, nil))
-			if err != nil {
-				return err
-			}
-			return c.out.list(items, tokenColumns)
-		},
-	}
-	reg.flags(cmd, "registry")
-	return cmd
-}
-
-func tokenShowCmd(g *globals) *cobra.Command {
-	var t child
-	cmd := &cobra.Command{
-		Use: "show -n NAME -r REGISTRY", Short: "Show a token (never its password values)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.resolve(cmd.Context(), &t.reg); err != nil {
-				return err
-			}
-			ctx, resp := capture(cmd.Context())
-			if _, err := c.acr.NewTokensClient().Get(ctx, t.reg.group, t.reg.name, t.name, nil); err != nil {
-				return err
-			}
-			return c.printCaptured(*resp, tokenColumns)
-		},
-	}
-	t.flags(cmd)
-	return cmd
-}
-
-func tokenDeleteCmd(g *globals) *cobra.Command {
-	var t child
-	cmd := &cobra.Command{
-		Use: "delete -n NAME -r REGISTRY", Short: "Delete a token; its passwords stop working at once", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.resolve(cmd.Context(), &t.reg); err != nil {
-				return err
-			}
-			p, err := c.acr.NewTokensClient().BeginDelete(cmd.Context(), t.reg.group, t.reg.name, t.name, nil)
-			if err == nil {
-				_, err = p.PollUntilDone(cmd.Context(), nil)
-			}
-			return err
-		},
-	}
-	t.flags(cmd)
-	return cmd
+	return answer(ctx, func(ctx context.Context) error {
+		p, err := c.acr.NewRegistriesClient().BeginGenerateCredentials(ctx, t.reg.group, t.reg.name, armcontainerregistry.GenerateCredentialsParameters{
+			TokenID: to.Ptr(registryPath(c.subscription, t.reg) + "/tokens/" + t.name), Name: name, Expiry: when}, nil)
+		return done(ctx, p, err)
+	})
 }
 
 func tokenCredentialCmd(g *globals) *cobra.Command {
@@ -279,14 +207,7 @@ func tokenCredentialCmd(g *globals) *cobra.Command {
 		Use:   "generate -n NAME -r REGISTRY [--password1] [--password2] [--expiration-in-days N]",
 		Short: "Generate password1, password2 or (by default) both; the values are shown only now",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := g.connect(cmd)
-			if err != nil {
-				return err
-			}
-			if err := c.resolve(cmd.Context(), &t.reg); err != nil {
-				return err
-			}
+		RunE: g.verb(&t.reg, func(cmd *cobra.Command, c *conn) error {
 			when, err := exp.time()
 			if err != nil {
 				return err
@@ -303,7 +224,7 @@ func tokenCredentialCmd(g *globals) *cobra.Command {
 				return err
 			}
 			return c.out.item(body, credentialColumns)
-		},
+		}),
 	}
 	t.flags(gen)
 	gen.Flags().BoolVar(&p1, "password1", false, "generate password1")

@@ -113,10 +113,7 @@ func (s *Store) ManifestInfo(ctx context.Context, repo meta.Repo, d digest.Diges
 	return &info, nil
 }
 
-// scanner is a *sql.Row or *sql.Rows.
-type scanner interface{ Scan(dest ...any) error }
-
-func scanTagInfo(row scanner, info *meta.TagInfo) error {
+func scanTagInfo(row rowScanner, info *meta.TagInfo) error {
 	var created, updated int64
 	a := &info.Attributes
 	if err := row.Scan(&info.Name, &info.Digest, &created, &updated,
@@ -127,7 +124,7 @@ func scanTagInfo(row scanner, info *meta.TagInfo) error {
 	return nil
 }
 
-func scanManifestInfo(row scanner, info *meta.ManifestInfo) error {
+func scanManifestInfo(row rowScanner, info *meta.ManifestInfo) error {
 	var created, updated int64
 	var tags, children string
 	a := &info.Attributes
@@ -202,15 +199,7 @@ func (l listing) query(repoID int64, opts meta.ListOptions, cursorTime int64) (s
 
 // TagInfos lists repo's listed tags.
 func (s *Store) TagInfos(ctx context.Context, repo meta.Repo, opts meta.ListOptions) ([]meta.TagInfo, error) {
-	var out []meta.TagInfo
-	err := s.list(ctx, tagListing, repo, opts, func(rows *sql.Rows) error {
-		var info meta.TagInfo
-		if err := scanTagInfo(rows, &info); err != nil {
-			return err
-		}
-		out = append(out, info)
-		return nil
-	})
+	out, err := listPage(ctx, s, tagListing, repo, opts, scanTagInfo)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: tag infos %s: %w", repoString(repo), err)
 	}
@@ -219,26 +208,18 @@ func (s *Store) TagInfos(ctx context.Context, repo meta.Repo, opts meta.ListOpti
 
 // ManifestInfos lists repo's listed manifests.
 func (s *Store) ManifestInfos(ctx context.Context, repo meta.Repo, opts meta.ListOptions) ([]meta.ManifestInfo, error) {
-	var out []meta.ManifestInfo
-	err := s.list(ctx, manifestListing, repo, opts, func(rows *sql.Rows) error {
-		var info meta.ManifestInfo
-		if err := scanManifestInfo(rows, &info); err != nil {
-			return err
-		}
-		out = append(out, info)
-		return nil
-	})
+	out, err := listPage(ctx, s, manifestListing, repo, opts, scanManifestInfo)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: manifest infos %s: %w", repoString(repo), err)
 	}
 	return out, nil
 }
 
-// list runs one page of l in a read transaction, calling scan for each row.
-func (s *Store) list(ctx context.Context, l listing, repo meta.Repo, opts meta.ListOptions, scan func(*sql.Rows) error) error {
+// listPage runs one page of l in a read transaction and scans each row with scan.
+func listPage[T any](ctx context.Context, s *Store, l listing, repo meta.Repo, opts meta.ListOptions, scan func(rowScanner, *T) error) ([]T, error) {
 	tx, err := s.r.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tx.Rollback() // read only: nothing to commit
 	var repoID int64
@@ -246,34 +227,29 @@ func (s *Store) list(ctx context.Context, l listing, repo meta.Repo, opts meta.L
 	err = tx.QueryRowContext(ctx, `SELECT id, EXISTS (SELECT 1 FROM manifests m WHERE m.repo_id = r.id)
 		FROM repositories r WHERE registry_id = ? AND name = ?`, repo.Registry, repo.Name).Scan(&repoID, &held)
 	if errors.Is(err, sql.ErrNoRows) || err == nil && !held {
-		return meta.ErrRepositoryNotFound
+		return nil, meta.ErrRepositoryNotFound
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var cursorTime int64
 	if opts.After != "" && opts.Order != meta.OrderName {
 		err := tx.QueryRowContext(ctx, `SELECT updated_at FROM `+l.table+` WHERE repo_id = ? AND `+l.key+` = ?`,
 			repoID, opts.After).Scan(&cursorTime)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("after %q: %w", opts.After, l.notFound)
+			return nil, fmt.Errorf("after %q: %w", opts.After, l.notFound)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 	}
 	query, args := l.query(repoID, opts, cursorTime)
 	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := scan(rows); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return scanRows(rows, err, func(sc rowScanner) (T, error) {
+		var v T
+		err := scan(sc, &v)
+		return v, err
+	})
 }
 
 // UpdateRepositoryAttributes changes the attributes of a repository holding manifests.

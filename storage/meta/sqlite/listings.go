@@ -69,23 +69,6 @@ func sqlLimit(limit int) int {
 	return limit
 }
 
-// queryAll returns the single column of every row.
-func queryAll[T any](rows *sql.Rows, err error) ([]T, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		var s T
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
 // referrersSQL takes the registry id, the name, the subject and the artifact type twice.
 const referrersSQL = `SELECT m.media_type, m.digest, m.size, m.artifact_type, m.annotations
 	FROM repositories r JOIN manifests m ON m.repo_id = r.id

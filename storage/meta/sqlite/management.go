@@ -3,12 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/cerulean-registry/cerulean/storage/meta"
 )
@@ -310,38 +308,6 @@ func (s *Store) RemoveRegistry(ctx context.Context, id string) error {
 	return wrapf(err, "remove registry %s", id)
 }
 
-// rowQueryer is what reads need of a pool or a transaction.
-type rowQueryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// rowScanner is a *sql.Row or *sql.Rows.
-type rowScanner interface{ Scan(dest ...any) error }
-
-func scanRows[T any](rows *sql.Rows, err error, scan func(rowScanner) (T, error)) ([]T, error) {
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []T
-	for rows.Next() {
-		v, err := scan(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}
-
-// oneRow turns the scan of a single-oneRow query into a record or meta.ErrResourceNotFound.
-func oneRow[T any](v T, err error) (*T, error) {
-	if err != nil {
-		return nil, noRowsNotFound(err)
-	}
-	return &v, nil
-}
-
 // rejectExisting returns meta.ErrResourceExists when query finds a row.
 func rejectExisting(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
 	var one int
@@ -358,25 +324,6 @@ func rejectExisting(ctx context.Context, tx *sql.Tx, query string, args ...any) 
 func requireExisting(ctx context.Context, tx *sql.Tx, query string, args ...any) error {
 	var one int
 	return noRowsNotFound(tx.QueryRowContext(ctx, query, args...).Scan(&one))
-}
-
-// deletedOne turns a DELETE that removed nothing into meta.ErrResourceNotFound.
-func deletedOne(res sql.Result, err error) error {
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err == nil && n == 0 {
-		err = meta.ErrResourceNotFound
-	}
-	return err
-}
-
-func noRowsNotFound(err error) error {
-	if errors.Is(err, sql.ErrNoRows) {
-		return meta.ErrResourceNotFound
-	}
-	return err
 }
 
 // wrapf adds context to a store error, keeping the meta sentinels visible to errors.Is.
@@ -396,29 +343,6 @@ func nameKey(name string) string { return strings.ToLower(name) }
 
 func sqlPlaceholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
-func nanosOrZero(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func timeOrZero(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
-}
-
-func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
-
-func unb64(s string) ([]byte, error) {
-	if s == "" {
-		return nil, nil
-	}
-	return base64.StdEncoding.DecodeString(s)
 }
 
 func toJSON(v any) (string, error) {
