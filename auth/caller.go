@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/cerulean-registry/cerulean/access"
 	"github.com/cerulean-registry/cerulean/signing"
@@ -157,6 +158,10 @@ func (s *Service) entraCaller(ctx context.Context, reg *meta.Registry, tenantID,
 	}, nil
 }
 
+// tokenLeeway is the clock skew allowed on the server's own tokens: replicas share one
+// clock source closely enough, and an expired token must stop working promptly.
+const tokenLeeway = 2 * time.Second
+
 // fromToken verifies an ACR token issued for reg (of the given grant type, or either when
 // grant is "") and rebuilds its caller, refusing it if anything it was issued under has
 // changed since.
@@ -164,7 +169,7 @@ func (s *Service) fromToken(ctx context.Context, reg *meta.Registry, raw, grant 
 	now := s.opts.Now()
 	c, ok := s.verified.get(raw, now)
 	if !ok || !c.Audience.Contains(reg.LoginServer) {
-		want := signing.Expect{Issuers: []string{Issuer}, Audiences: []string{reg.LoginServer}, Time: now}
+		want := signing.Expect{Issuers: []string{Issuer}, Audiences: []string{reg.LoginServer}, Time: now, Leeway: tokenLeeway}
 		c = Claims{}
 		if err := s.opts.Keys.Verify(ctx, raw, want, &c); err != nil {
 			return Caller{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)

@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/cerulean-registry/cerulean/identity/graph"
+	"github.com/cerulean-registry/cerulean/internal/testcloud"
 )
 
 const (
@@ -154,7 +155,7 @@ func TestCredentials(t *testing.T) {
 			t.Setenv(v, "")
 		}
 		opts := transportOnly(f)
-		opts.Transport = &http.Client{Transport: rewriteIMDS{addr: f.imds, next: http.DefaultTransport}}
+		opts.Transport = &http.Client{Transport: testcloud.IMDSTransport(f.imds)}
 		for _, tc := range []struct {
 			name string
 			id   azidentity.ManagedIDKind

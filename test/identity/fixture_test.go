@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -29,6 +28,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/cerulean-registry/cerulean/identity/graph"
+	"github.com/cerulean-registry/cerulean/internal/testcloud"
 	"github.com/cerulean-registry/cerulean/internal/testserver"
 )
 
@@ -45,7 +45,7 @@ type fixture struct {
 func start(t *testing.T, extra ...string) *fixture {
 	t.Helper()
 	issuer := newOIDCIssuer(t)
-	imds := freeAddr(t)
+	imds := testcloud.FreeAddr(t)
 	args := append([]string{"--federation-ca", issuer.caFile, "--imds-addr", imds, "--imds-host", "edge1"}, extra...)
 	f := &fixture{srv: testserver.Start(t, args...), issuer: issuer, imds: imds}
 	b, err := os.ReadFile(filepath.Join(f.srv.DataDir, "bootstrap.json"))
@@ -60,18 +60,6 @@ func start(t *testing.T, extra ...string) *fixture {
 	}
 	f.cloud = cloud.Configuration{ActiveDirectoryAuthorityHost: f.srv.URL + "/"}
 	return f
-}
-
-// freeAddr returns a loopback address nothing listens on (for the IMDS listener, whose
-// address the run file does not report).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // clientOptions point azidentity at the server, over TLS with its CA.
@@ -251,21 +239,6 @@ func newCertificate(t *testing.T) (*x509.Certificate, *rsa.PrivateKey, string) {
 		t.Fatal(err)
 	}
 	return cert, key, path
-}
-
-// rewriteIMDS sends requests for 169.254.169.254 (where azidentity and MSAL send IMDS
-// requests) to the server's IMDS listener instead.
-type rewriteIMDS struct {
-	addr string
-	next http.RoundTripper
-}
-
-func (r rewriteIMDS) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host == "169.254.169.254" {
-		req = req.Clone(req.Context())
-		req.URL.Host, req.Host = r.addr, r.addr
-	}
-	return r.next.RoundTrip(req)
 }
 
 func ctxTimeout(t *testing.T) context.Context {

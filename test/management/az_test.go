@@ -1,54 +1,33 @@
 package management
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/cerulean-registry/cerulean/internal/testcloud"
 )
 
 // TestAzureCLI drives the real Azure CLI (Debian's azure-cli 2.45) against the server:
 // a custom cloud whose endpoints come from /metadata/endpoints (the ADFS-style authority
 // of acr-protocol.md §8), a service-principal login, then the `az acr` commands an
 // administrator runs. It skips when az is missing, except in CI (CI=true), where
-// scripts/install-test-deps.sh installs it and a missing az is a failure.
-//
-// Two facts of az 2.45 the steps depend on, found while writing this test:
-//   - `--tenant adfs` makes `az login` first GET {authority}/adfs/.well-known/openid-configuration
-//     (…/adfs/adfs/…) and demand 200 with an issuer whose fourth "/" segment is the tenant
-//     id; passing the tenant's GUID skips that lookup, and for an ADFS authority az
-//     discards the tenant anyway. The test passes the GUID.
-//   - az's telemetry runs in a detached process that can write azureProfile.json back
-//     after `az login` saved the subscriptions; AZURE_CORE_COLLECT_TELEMETRY=false keeps
-//     it from clobbering them. A cloud name must be lower case (az stores the active
-//     cloud under a lower-cased section and then cannot find "Cerulean").
+// scripts/install-test-deps.sh installs it and a missing az is a failure. The facts of
+// az 2.45 that the cloud registration and login depend on are told in
+// testcloud.AzureCLI.
 func TestAzureCLI(t *testing.T) {
 	t.Parallel()
-	if _, err := exec.LookPath("az"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("az (Debian package azure-cli) is not installed; scripts/install-test-deps.sh installs it")
-		}
-		t.Skip("az (Debian package azure-cli) is not installed; run scripts/install-test-deps.sh")
-	}
+	testcloud.RequireAzureCLI(t)
 	f := start(t)
-	env := append(os.Environ(), "AZURE_CONFIG_DIR="+t.TempDir(), "REQUESTS_CA_BUNDLE="+f.srv.CAFile,
-		"AZURE_CORE_COLLECT_TELEMETRY=false", "AZURE_CORE_ONLY_SHOW_ERRORS=true", "AZURE_CORE_NO_COLOR=true")
+	cli := testcloud.NewAzureCLI(t, f.cloud, ".localhost")
+	cli.Login(t, f.cloud, f.boot.ClientID, f.boot.ClientSecret)
 	az := func(args ...string) (string, error) {
 		t.Helper()
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "az", args...)
-		cmd.Env, cmd.Dir = env, t.TempDir()
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
+		out, stderr, err := cli.Run(t.Context(), args...)
 		if err != nil {
-			t.Errorf("az %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr.String())
+			t.Errorf("az %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
 		}
-		return strings.TrimSpace(string(out)), err
+		return out, err
 	}
 	query := func(want string, args ...string) {
 		t.Helper()
@@ -59,16 +38,6 @@ func TestAzureCLI(t *testing.T) {
 	}
 
 	_, port, _ := strings.Cut(f.srv.Host, ":")
-	steps := [][]string{
-		{"cloud", "register", "-n", "cerulean", "--endpoint-resource-manager", f.srv.URL + "/", "--suffix-acr-login-server-endpoint", ".localhost"},
-		{"cloud", "set", "-n", "cerulean"},
-		{"login", "--service-principal", "-u", f.boot.ClientID, "-p", f.boot.ClientSecret, "--tenant", f.boot.TenantID, "-o", "none"},
-	}
-	for _, step := range steps {
-		if _, err := az(step...); err != nil {
-			t.FailNow()
-		}
-	}
 	query(f.srv.URL+"/adfs", "cloud", "show", "--query", "endpoints.activeDirectory")
 	query(f.boot.SubscriptionID, "account", "show", "--query", "id")
 
