@@ -34,8 +34,10 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
-	root.AddCommand(newServeCmd(), newGCCmd(), newBenchCmd())
+	root.AddCommand(newServeCmd(), newGCCmd(), newBenchCmd(), newAuditCmd())
 	root.AddCommand(managementCommands()...)
 	root.AddCommand(identityCommands()...)
+	root.AddCommand(connectCommand())
+	root.AddCommand(newInventoryCmd())
 	return root
 }

@@ -70,6 +70,10 @@ var forbidden = []struct {
 	{module + "/identity", []string{module + "/registry", module + "/auth", module + "/management"}},
 	{module + "/management", []string{module + "/registry", module + "/auth", module + "/identity"}},
 	{module + "/auth", []string{module + "/registry", module + "/management"}},
+	// The connector is the public client library: it speaks to any ACR over HTTP and
+	// imports no server package.
+	{module + "/connector", []string{module + "/server", module + "/registry", module + "/auth", module + "/identity",
+		module + "/management", module + "/storage", module + "/access"}},
 	// The client verbs of both planes share cliconn; it knows neither plane.
 	{module + "/internal/cliconn", []string{module + "/identity", module + "/management", module + "/server"}},
 	{module + "/internal/guid", []string{module + "/"}},
