@@ -6,12 +6,16 @@
 # Needs root for apt-get; uses sudo when not root and sudo is available, and otherwise
 # prints what to install.
 set -euo pipefail
+"$(dirname "$0")/azurite.sh" --install || [ "${CI:-}" != true ] # Azurite (npm) for storage/blob/azblob; quiet unless it fails
 
 # Debian packages the tests need, as "command:package".
 deps=(
 	"skopeo:skopeo"
 	"az:azure-cli" # test/management, test/identity (the Azure CLI scenarios); large, installed quietly
+	"initdb:postgresql" # storage/meta/postgres (pgtest starts a throwaway server)
 )
+# Debian's PostgreSQL binaries live in /usr/lib/postgresql/VERSION/bin, where pgtest looks too.
+PATH=$PATH$(printf ':%s' /usr/lib/postgresql/*/bin)
 
 missing=()
 for dep in "${deps[@]}"; do
