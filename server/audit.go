@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cerulean-registry/cerulean/storage/meta"
-	"github.com/cerulean-registry/cerulean/storage/meta/sqlite"
 )
 
 // AuditListOptions select and format the events `cerulean audit list` prints.
@@ -32,7 +31,7 @@ type AuditListOptions struct {
 // AuditList prints the audit events of dataDir's metadata store that opts selects, newest
 // first. It reads the store directly, which is safe while a server runs on the same
 // directory (SQLite in WAL mode); events reach the store within a second of the decision.
-func AuditList(ctx context.Context, dataDir string, opts AuditListOptions, out io.Writer) error {
+func AuditList(ctx context.Context, stores Stores, opts AuditListOptions, out io.Writer) error {
 	if opts.Output != "table" && opts.Output != "json" {
 		return fmt.Errorf("--output %q: want table or json", opts.Output)
 	}
@@ -51,15 +50,20 @@ func AuditList(ctx context.Context, dataDir string, opts AuditListOptions, out i
 		return fmt.Errorf("--until: %w", err)
 	}
 	// Opening the store would create an empty database; a typo should fail instead.
-	path := filepath.Join(dataDir, "metadata.db")
-	if _, err := os.Stat(path); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if stores.Metadata == "" {
+		if _, err := os.Stat(filepath.Join(stores.DataDir, "metadata.db")); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
 	}
-	md, err := sqlite.Open(path)
+	store, err := stores.openMeta(ctx)
 	if err != nil {
 		return err
 	}
-	defer md.Close()
+	defer store.Close()
+	md, ok := store.(auditStore)
+	if !ok {
+		return fmt.Errorf("the metadata store keeps no audit log")
+	}
 	names, err := registryNames(ctx, md)
 	if err != nil {
 		return err
@@ -189,4 +193,10 @@ func cellOr(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// auditStore is what `audit list` reads: the audit log, and registry names to show.
+type auditStore interface {
+	meta.Management
+	meta.AuditLog
 }

@@ -57,7 +57,7 @@ func TestAuditList(t *testing.T) {
 			opts.Output = "json"
 		}
 		var out bytes.Buffer
-		if err := AuditList(t.Context(), dir, opts, &out); err != nil {
+		if err := AuditList(t.Context(), Stores{DataDir: dir}, opts, &out); err != nil {
 			t.Fatalf("AuditList(%+v): %v", opts, err)
 		}
 		return out.String()
@@ -95,11 +95,11 @@ func TestAuditList(t *testing.T) {
 	for _, bad := range []AuditListOptions{
 		{Output: "yaml"}, {Output: "json", Registry: "no-such-registry"}, {Output: "json", Since: "soon"},
 	} {
-		if err := AuditList(t.Context(), dir, bad, &bytes.Buffer{}); err == nil {
+		if err := AuditList(t.Context(), Stores{DataDir: dir}, bad, &bytes.Buffer{}); err == nil {
 			t.Errorf("AuditList(%+v) succeeded", bad)
 		}
 	}
-	if err := AuditList(t.Context(), filepath.Join(dir, "typo"), AuditListOptions{Output: "json"}, &bytes.Buffer{}); err == nil {
+	if err := AuditList(t.Context(), Stores{DataDir: filepath.Join(dir, "typo")}, AuditListOptions{Output: "json"}, &bytes.Buffer{}); err == nil {
 		t.Error("AuditList of a missing data directory succeeded")
 	}
 }

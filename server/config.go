@@ -19,16 +19,18 @@ import (
 // Config is everything `cerulean serve` needs. Flags binds it to command-line flags;
 // Resolve fills what the command line left out from the environment and a config file.
 type Config struct {
-	DataDir     string
-	Addr        string
-	TLSCert     string
-	TLSKey      string
-	Hosts       []string
-	HTTPAddr    string
-	MetricsAddr string
-	LogFormat   string
-	LogLevel    string
-	UploadTTL   time.Duration
+	DataDir string
+	// Metadata and Blobs name shared stores (see Stores); "" keeps them in DataDir.
+	Metadata, Blobs string
+	Addr            string
+	TLSCert         string
+	TLSKey          string
+	Hosts           []string
+	HTTPAddr        string
+	MetricsAddr     string
+	LogFormat       string
+	LogLevel        string
+	UploadTTL       time.Duration
 	// RefreshTokenTTL and AccessTokenTTL are the lifetimes of the ACR tokens the token
 	// service issues.
 	RefreshTokenTTL time.Duration
@@ -59,6 +61,8 @@ const ConfigFlag = "config"
 func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.String(ConfigFlag, "", "YAML `file` of settings keyed by flag name (flag > env > file > default)")
 	fs.StringVar(&c.DataDir, "data", "./data", "data `dir`ectory: blobs, metadata, TLS material")
+	fs.StringVar(&c.Metadata, "metadata", "", metadataUsage)
+	fs.StringVar(&c.Blobs, "blobs", "", blobsUsage)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:5443", "HTTPS listen `host:port` (port 0 picks a free port)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve this certificate `file` (PEM) instead of one from the local CA")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key `file` (PEM) for --tls-cert")

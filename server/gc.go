@@ -14,12 +14,12 @@ import (
 // GC runs one garbage collection over the stores of dataDir and writes what it removed
 // (or, with opts.DryRun, would remove) to out, one line per item and a summary. It is safe
 // while a server runs on the same directory: opts.Grace protects pushes in progress.
-func GC(ctx context.Context, dataDir string, opts registry.GCOptions, out io.Writer, log *slog.Logger) error {
+func GC(ctx context.Context, stores Stores, opts registry.GCOptions, out io.Writer, log *slog.Logger) error {
 	// Opening the stores would create an empty data directory; a typo should fail instead.
-	if _, err := os.Stat(dataDir); err != nil {
+	if _, err := os.Stat(stores.DataDir); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	blobs, md, err := openStores(dataDir)
+	blobs, md, err := stores.open(ctx)
 	if err != nil {
 		return err
 	}

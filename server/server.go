@@ -38,9 +38,7 @@ import (
 	"github.com/cerulean-registry/cerulean/registry"
 	"github.com/cerulean-registry/cerulean/signing"
 	"github.com/cerulean-registry/cerulean/storage/blob"
-	"github.com/cerulean-registry/cerulean/storage/blob/fs"
 	"github.com/cerulean-registry/cerulean/storage/meta"
-	"github.com/cerulean-registry/cerulean/storage/meta/sqlite"
 )
 
 // Server is a configured `cerulean serve` with its stores open.
@@ -89,7 +87,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err := s.setupTLS(); err != nil {
 		return nil, err
 	}
-	blobs, md, err := openStores(cfg.DataDir)
+	blobs, md, err := Stores{DataDir: cfg.DataDir, Metadata: cfg.Metadata, Blobs: cfg.Blobs}.open(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -108,19 +106,6 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
-}
-
-// openStores opens the embedded stores of a data directory.
-func openStores(dataDir string) (blob.Store, meta.Store, error) {
-	blobs, err := fs.New(filepath.Join(dataDir, "blobs"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("blob store: %w", err)
-	}
-	md, err := sqlite.Open(filepath.Join(dataDir, "metadata.db"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("metadata store: %w", err)
-	}
-	return blobs, md, nil
 }
 
 // auditCloseTimeout bounds writing the buffered audit events at Close.
@@ -183,6 +168,7 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		return s.shutdown(ls)
 	})
 	g.Go(func() error { return s.expireUploads(gctx) })
+	g.Go(func() error { return s.watchAccess(gctx) })
 	return g.Wait()
 }
 

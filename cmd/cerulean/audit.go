@@ -15,8 +15,8 @@ func newAuditCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 	}
 	var (
-		dataDir string
-		opts    server.AuditListOptions
+		stores server.Stores
+		opts   server.AuditListOptions
 	)
 	list := &cobra.Command{
 		Use:   "list",
@@ -27,13 +27,14 @@ decision reaches the store within a second. --data also reads CERULEAN_DATA.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if v, ok := os.LookupEnv(server.EnvName("data")); ok && !cmd.Flags().Changed("data") {
-				dataDir = v
+				stores.DataDir = v
 			}
-			return server.AuditList(cmd.Context(), dataDir, opts, cmd.OutOrStdout())
+			return server.AuditList(cmd.Context(), stores, opts, cmd.OutOrStdout())
 		},
 	}
 	f := list.Flags()
-	f.StringVar(&dataDir, "data", "./data", "data `dir`ectory of the server")
+	f.StringVar(&stores.DataDir, "data", "./data", "data `dir`ectory of the server")
+	server.BindStoreFlags(f, &stores)
 	f.StringVar(&opts.Registry, "registry", "", "only this registry (`name or id`)")
 	f.StringVar(&opts.Principal, "principal", "", "only this `principal` (admin:<name>, token:<name>, entra:<tenant>/<object id>, anonymous)")
 	f.StringVar(&opts.Repository, "repository", "", "only this `repository`")

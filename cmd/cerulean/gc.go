@@ -12,8 +12,8 @@ import (
 
 func newGCCmd() *cobra.Command {
 	var (
-		dataDir string
-		opts    registry.GCOptions
+		stores server.Stores
+		opts   registry.GCOptions
 	)
 	cmd := &cobra.Command{
 		Use:   "gc",
@@ -27,10 +27,11 @@ kept, so pushes in progress keep theirs. Flags also read CERULEAN_<FLAG>.`,
 				return err
 			}
 			log := server.NewLogger(cmd.ErrOrStderr(), "auto", "info")
-			return server.GC(cmd.Context(), dataDir, opts, cmd.OutOrStdout(), log)
+			return server.GC(cmd.Context(), stores, opts, cmd.OutOrStdout(), log)
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data", "./data", "data `dir`ectory of the server")
+	cmd.Flags().StringVar(&stores.DataDir, "data", "./data", "data `dir`ectory of the server")
+	server.BindStoreFlags(cmd.Flags(), &stores)
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "list what would be removed, remove nothing")
 	cmd.Flags().BoolVar(&opts.Untagged, "untagged", false, "also remove manifests that no tag reaches")
 	cmd.Flags().DurationVar(&opts.Grace, "grace", time.Hour, "keep blobs pushed or linked within this `duration`")
