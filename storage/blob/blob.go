@@ -29,6 +29,12 @@ var (
 	ErrSizeMismatch = errors.New("blob: size mismatch")
 	// ErrUnsupportedDigest: the digest algorithm is not one the store can verify.
 	ErrUnsupportedDigest = errors.New("blob: unsupported digest algorithm")
+	// ErrUploadConflict: another writer (another replica, or a request retried while the
+	// first was still running) changed the session after this Upload value loaded it, so
+	// this call kept nothing. It is retryable: resume the session with Store.Upload to
+	// learn its size and go on from there. Drivers shared by several processes return it;
+	// the filesystem driver relies on its caller serialising a session's requests.
+	ErrUploadConflict = errors.New("blob: upload session changed concurrently")
 )
 
 // Info describes a committed blob.
@@ -97,4 +103,15 @@ type Upload interface {
 // nothing is visible unless the bytes hash to want and are durable.
 type Putter interface {
 	Put(ctx context.Context, want digest.Digest, r io.Reader) (Info, error)
+}
+
+// Redirector is an optional capability of a Store whose blobs a client can fetch straight
+// from the backing service: Redirect returns a URL that reads the committed blob d, with
+// no further credentials, for about ttl (an Azure read-only SAS URL, an S3 presigned GET).
+// It does not check that d exists (the caller checked its metadata): a malformed or
+// unsupported digest returns ErrNotFound, and a store that cannot sign with its current
+// credentials returns an error wrapping errors.ErrUnsupported, so the caller serves the
+// bytes itself.
+type Redirector interface {
+	Redirect(ctx context.Context, d digest.Digest, ttl time.Duration) (url string, err error)
 }

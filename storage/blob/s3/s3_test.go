@@ -1,0 +1,508 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/google/go-cmp/cmp"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/cerulean-registry/cerulean/storage/blob"
+	"github.com/cerulean-registry/cerulean/storage/blob/blobtest"
+)
+
+// testPartSize is S3's minimum part size, so that bodies of a few MiB span several chunks.
+const testPartSize = 5 << 20
+
+func mustNew(t testing.TB, o Options) *Store {
+	t.Helper()
+	s, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// freshStore returns a store over a new bucket of a new fake S3.
+func freshStore(t testing.TB) (*Store, *fake) {
+	t.Helper()
+	f := newFake(t)
+	s := mustNew(t, Options{Client: f.client(nil), Bucket: "cerulean", Prefix: "registry", PartSize: testPartSize})
+	if err := s.CreateBucket(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s, f
+}
+
+// replica returns another store value over s's bucket, sharing no memory with s.
+func replica(t testing.TB, s *Store, transport http.RoundTripper) *Store {
+	t.Helper()
+	f := &fake{url: aws.ToString(s.c.Options().BaseEndpoint)}
+	return mustNew(t, Options{Client: f.client(transport), Bucket: s.bucket, Prefix: s.prefix, PartSize: testPartSize})
+}
+
+func TestSuite(t *testing.T) {
+	blobtest.Run(t,
+		func(t *testing.T) blob.Store { s, _ := freshStore(t); return s },
+		blobtest.WithReopen(func(t *testing.T, s blob.Store) blob.Store { return replica(t, s.(*Store), nil) }),
+	)
+}
+
+func randomBytes(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	_, _ = rand.NewChaCha8([32]byte{byte(seed)}).Read(b) // never fails
+	return b
+}
+
+func resume(t *testing.T, s *Store, id string) blob.Upload {
+	t.Helper()
+	u, err := s.Upload(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Upload(%s): %v", id, err)
+	}
+	return u
+}
+
+func readAll(t *testing.T, s *Store, d digest.Digest) []byte {
+	t.Helper()
+	r, err := s.Open(t.Context(), d)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer r.Close()
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return b
+}
+
+// keys lists every object in s's bucket, without s's prefix.
+func keys(t *testing.T, s *Store) []string {
+	t.Helper()
+	var out []string
+	err := s.list(t.Context(), s.prefix, func(o types.Object) error {
+		out = append(out, strings.TrimPrefix(aws.ToString(o.Key), s.prefix))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Appends of any size are stored as chunks of at least 5 MiB (but the last), and a
+// commit of several chunks is assembled on the server from them.
+func TestChunksAndServerSideCommit(t *testing.T) {
+	s, f := freshStore(t)
+	ctx := t.Context()
+	data := randomBytes(13<<20+1000, 1)
+	sizes := []int{3 << 20, 4 << 20, 6 << 20, 1000}
+	u, err := s.CreateUpload(ctx, "library/chunks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := 0
+	for _, n := range sizes {
+		if _, err := u.Append(ctx, bytes.NewReader(data[off:off+n])); err != nil {
+			t.Fatal(err)
+		}
+		off += n
+	}
+	// 3 → [3]; +4 → [5 2]; +6 → [5 5 3]; +0.001 → [5 5 3.001] (MiB): the small last
+	// chunk is merged into the next Append's first, every other one is a full part.
+	var got []int64
+	for _, c := range u.(*upload).st.Chunks {
+		got = append(got, c.Size)
+	}
+	want := []int64{5 << 20, 5 << 20, 3<<20 + 1000}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("chunk sizes (-want +got):\n%s", diff)
+	}
+	if n := len(keys(t, s)); n != 1+len(want) { // the state, and no merged chunk left over
+		t.Errorf("bucket holds %d objects during the upload, want %d: %v", n, 1+len(want), keys(t, s))
+	}
+	d := digest.FromBytes(data)
+	if _, err := u.Commit(ctx, d); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if got := f.copies.Load(); got != int64(len(want)) {
+		t.Errorf("Commit made %d UploadPartCopy requests, want %d", got, len(want))
+	}
+	if got := readAll(t, s, d); !bytes.Equal(got, data) {
+		t.Errorf("read %d bytes, want %d", len(got), len(data))
+	}
+	if diff := cmp.Diff([]string{"blobs/sha256/" + d.Encoded()}, keys(t, s)); diff != "" {
+		t.Errorf("bucket after Commit (-want +got):\n%s", diff)
+	}
+}
+
+// Two replicas that resume a session at the same size and append to it at once: exactly
+// one Append lands, the other reports a retryable conflict and leaves nothing behind.
+func TestConcurrentAppendOneWins(t *testing.T) {
+	a, _ := freshStore(t)
+	b := replica(t, a, nil)
+	ctx := t.Context()
+	u, err := a.CreateUpload(ctx, "library/race")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := u.Info().ID
+	var want []byte
+	for round := range 4 {
+		ua, ub := resume(t, a, id), resume(t, b, id)
+		chunks := [][]byte{randomBytes(1<<20+round, uint64(2*round)), randomBytes(6<<20+round, uint64(2*round+1))}
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, up := range []blob.Upload{ua, ub} {
+			wg.Go(func() { _, errs[i] = up.Append(ctx, bytes.NewReader(chunks[i])) })
+		}
+		wg.Wait()
+		winners := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				winners++
+				want = append(want, chunks[i]...)
+			case !errors.Is(err, blob.ErrUploadConflict):
+				t.Fatalf("round %d: losing Append = %v, want ErrUploadConflict", round, err)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d: %d Appends succeeded (%v), want exactly 1", round, winners, errs)
+		}
+		cur := resume(t, b, id)
+		if got := cur.Info().Size; got != int64(len(want)) {
+			t.Fatalf("round %d: session size %d, want %d", round, got, len(want))
+		}
+		if n, want := len(keys(t, a)), 1+len(cur.(*upload).st.Chunks); n != want {
+			t.Errorf("round %d: bucket holds %d objects, want %d (the loser's chunks removed)", round, n, want)
+		}
+	}
+	d := digest.FromBytes(want)
+	if _, err := resume(t, b, id).Commit(ctx, d); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if got := readAll(t, a, d); !bytes.Equal(got, want) {
+		t.Errorf("committed %d bytes, want the winners' %d", len(got), len(want))
+	}
+}
+
+// A stale Upload value (its session moved on elsewhere) can neither append nor reuse a
+// chunk that the newer state merged away.
+func TestStaleValueConflicts(t *testing.T) {
+	a, _ := freshStore(t)
+	b := replica(t, a, nil)
+	ctx := t.Context()
+	stale, err := a.CreateUpload(ctx, "library/stale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := stale.Append(ctx, strings.NewReader("small ")); err != nil {
+		t.Fatal(err)
+	}
+	fresh := resume(t, b, stale.Info().ID)
+	if _, err := fresh.Append(ctx, strings.NewReader("moved on")); err != nil { // merges "small "
+		t.Fatal(err)
+	}
+	if _, err := stale.Append(ctx, strings.NewReader("late")); !errors.Is(err, blob.ErrUploadConflict) {
+		t.Errorf("stale Append = %v, want ErrUploadConflict", err)
+	}
+	if _, err := fresh.Commit(ctx, digest.FromString("small moved on")); err != nil {
+		t.Errorf("Commit of the fresh value: %v", err)
+	}
+	if _, err := stale.Append(ctx, strings.NewReader("later")); !errors.Is(err, blob.ErrUploadNotFound) {
+		t.Errorf("Append after another replica committed = %v, want ErrUploadNotFound", err)
+	}
+}
+
+// A session started on one replica goes on and finishes on others.
+func TestSessionAcrossReplicas(t *testing.T) {
+	a, _ := freshStore(t)
+	b, c := replica(t, a, nil), replica(t, a, nil)
+	ctx := t.Context()
+	data := randomBytes(11<<20+5, 7)
+	u, err := a.CreateUpload(ctx, "library/moving")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := u.Info().ID
+	for i, s := range []*Store{a, b, c, b} {
+		part := data[i*len(data)/4 : (i+1)*len(data)/4]
+		if _, err := resume(t, s, id).Append(ctx, bytes.NewReader(part)); err != nil {
+			t.Fatalf("Append %d: %v", i, err)
+		}
+	}
+	d := digest.FromBytes(data)
+	if _, err := resume(t, c, id).Commit(ctx, d); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if got := readAll(t, a, d); !bytes.Equal(got, data) {
+		t.Errorf("read %d bytes, want %d", len(got), len(data))
+	}
+}
+
+func TestRetriedAppendIsNotAConflict(t *testing.T) {
+	s, _ := freshStore(t)
+	lost := &lostResponse{}
+	flaky := replica(t, s, lost)
+	ctx := t.Context()
+	u, err := flaky.CreateUpload(ctx, "library/retry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Append(ctx, strings.NewReader("hello")); err != nil {
+		t.Fatalf("Append whose first response was lost: %v", err)
+	}
+	if !lost.dropped.Load() {
+		t.Fatal("no response was dropped")
+	}
+	if _, err := u.Append(ctx, strings.NewReader(" world")); err != nil {
+		t.Fatalf("next Append: %v", err)
+	}
+	d := digest.FromString("hello world")
+	if _, err := u.Commit(ctx, d); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	if got := readAll(t, s, d); string(got) != "hello world" {
+		t.Errorf("read %q", got)
+	}
+}
+
+// Put of several parts streams into a multipart upload of the final key, completed only
+// for matching bytes; a mismatch aborts it and leaves nothing.
+func TestPutMultipart(t *testing.T) {
+	s, _ := freshStore(t)
+	ctx := t.Context()
+	data := randomBytes(12<<20+3, 3)
+	if _, err := s.Put(ctx, digest.FromString("other"), bytes.NewReader(data)); !errors.Is(err, blob.ErrDigestMismatch) {
+		t.Fatalf("Put(wrong digest) = %v, want ErrDigestMismatch", err)
+	}
+	if got := keys(t, s); len(got) != 0 {
+		t.Errorf("after a mismatched Put the bucket holds %v", got)
+	}
+	mpus, err := s.c.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: &s.bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mpus.Uploads) != 0 {
+		t.Errorf("a mismatched Put left %d multipart uploads", len(mpus.Uploads))
+	}
+	d := digest.FromBytes(data)
+	info, err := s.Put(ctx, d, bytes.NewReader(data))
+	if err != nil || info.Size != int64(len(data)) {
+		t.Fatalf("Put = %+v, %v", info, err)
+	}
+	if got := readAll(t, s, d); !bytes.Equal(got, data) {
+		t.Errorf("read %d bytes, want %d", len(got), len(data))
+	}
+}
+
+// Committing a blob that exists keeps it and moves its Last-Modified, which GC reads as
+// the grace marker, to the time of the new commit.
+func TestRecommitRefreshesModTime(t *testing.T) {
+	c := &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	f := newFakeAt(t, c)
+	s := mustNew(t, Options{Client: f.client(nil), Bucket: "recommit", PartSize: testPartSize})
+	ctx := t.Context()
+	if err := s.CreateBucket(ctx); err != nil {
+		t.Fatal(err)
+	}
+	small, large := []byte("again"), randomBytes(11<<20, 4)
+	commits := []struct {
+		name string
+		do   func(data []byte) (blob.Info, error)
+	}{
+		{"session", func(data []byte) (blob.Info, error) {
+			u, err := s.CreateUpload(ctx, "library/recommit")
+			if err != nil {
+				return blob.Info{}, err
+			}
+			if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
+				return blob.Info{}, err
+			}
+			return u.Commit(ctx, digest.FromBytes(data))
+		}},
+		{"put", func(data []byte) (blob.Info, error) { return s.Put(ctx, digest.FromBytes(data), bytes.NewReader(data)) }},
+	}
+	for _, data := range [][]byte{small, large} {
+		for _, first := range commits {
+			for _, again := range commits {
+				if _, err := first.do(data); err != nil {
+					t.Fatalf("%s: %v", first.name, err)
+				}
+				c.Advance(48 * time.Hour)
+				info, err := again.do(data)
+				if err != nil {
+					t.Fatalf("%s after %s: %v", again.name, first.name, err)
+				}
+				if !info.ModTime.Equal(c.Now()) {
+					t.Errorf("%s of %d bytes after %s: ModTime %v, want %v", again.name, len(data), first.name, info.ModTime, c.Now())
+				}
+				if got := readAll(t, s, info.Digest); !bytes.Equal(got, data) {
+					t.Errorf("%s after %s: read %d bytes, want %d", again.name, first.name, len(got), len(data))
+				}
+				if err := s.Delete(ctx, info.Digest); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+func TestRedirect(t *testing.T) {
+	s, _ := freshStore(t)
+	ctx := t.Context()
+	data := randomBytes(5000, 9)
+	info, err := s.Put(ctx, digest.FromBytes(data), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.Redirect(ctx, info.Digest, time.Minute)
+	if err != nil {
+		t.Fatalf("Redirect: %v", err)
+	}
+	q, err := url.Parse(u)
+	if err != nil || q.Query().Get("X-Amz-Expires") != "60" || q.Query().Get("X-Amz-Signature") == "" {
+		t.Errorf("Redirect URL %s is not a presigned GET for 60 s", u)
+	}
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || !bytes.Equal(got, data) {
+		t.Errorf("GET presigned URL = %d, %d bytes, %v; want 200 and the blob", resp.StatusCode, len(got), err)
+	}
+	if _, err := s.Redirect(ctx, "sha256:../../x", time.Minute); !errors.Is(err, blob.ErrNotFound) {
+		t.Errorf("Redirect(bad digest) = %v, want ErrNotFound", err)
+	}
+}
+
+// A session directory that lost its state is listed for expiry and removed by Upload.
+func TestBrokenSessionRemoved(t *testing.T) {
+	s, _ := freshStore(t)
+	ctx := t.Context()
+	u, err := s.CreateUpload(ctx, "library/broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Append(ctx, strings.NewReader("bytes")); err != nil {
+		t.Fatal(err)
+	}
+	id := u.Info().ID
+	if _, err := s.c.PutObject(ctx, &awss3.PutObjectInput{Bucket: &s.bucket, Key: aws.String(s.sessionDir(id) + "state"),
+		Body: strings.NewReader("{"), ContentLength: aws.Int64(1)}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	if err := s.WalkUploads(ctx, func(i blob.UploadInfo) error { ids = append(ids, i.ID); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids, []string{id}) {
+		t.Errorf("WalkUploads = %v, want [%s]", ids, id)
+	}
+	if _, err := s.Upload(ctx, id); !errors.Is(err, blob.ErrUploadNotFound) {
+		t.Errorf("Upload = %v, want ErrUploadNotFound", err)
+	}
+	if got := keys(t, s); len(got) != 0 {
+		t.Errorf("after Upload the bucket holds %v", got)
+	}
+}
+
+func TestFromURL(t *testing.T) {
+	f := newFake(t)
+	creds := func(o *awss3.Options) { o.Credentials = f.client(nil).Options().Credentials }
+	u, _ := url.Parse("s3://from-url/some/prefix?endpoint=" + url.QueryEscape(f.url) + "&region=eu-west-1&partSize=6MiB&concurrency=2")
+	s, err := FromURL(t.Context(), u, creds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.bucket != "from-url" || s.prefix != "some/prefix/" || s.pieces.Size() != 6<<20 || s.concurrency != 2 ||
+		!s.c.Options().UsePathStyle || s.c.Options().Region != "eu-west-1" {
+		t.Errorf("FromURL(%s) = bucket %q, prefix %q, part size %d, concurrency %d, path style %v, region %q",
+			u, s.bucket, s.prefix, s.pieces.Size(), s.concurrency, s.c.Options().UsePathStyle, s.c.Options().Region)
+	}
+	if err := s.CreateBucket(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Put(t.Context(), digest.FromString("x"), strings.NewReader("x")); err != nil {
+		t.Errorf("Put through a store from a URL: %v", err)
+	}
+	for _, bad := range []string{
+		"azblob://a/b", "s3:///prefix", "s3://b?accessKey=AKID", "s3://b?partSize=1MiB",
+		"s3://b?concurrency=0", "s3://b?pathStyle=maybe",
+	} {
+		u, _ := url.Parse(bad)
+		if _, err := FromURL(t.Context(), u, creds); err == nil {
+			t.Errorf("FromURL(%s) succeeded", bad)
+		}
+	}
+}
+
+const benchSize = 64 << 20
+
+// BenchmarkAppendCommit pushes a 64 MiB blob through one Append and Commit, with the
+// default part size and concurrency, into the in-process fake.
+func BenchmarkAppendCommit(b *testing.B) {
+	data := randomBytes(benchSize, 1)
+	want := digest.FromBytes(data)
+	f := newFake(b)
+	s := mustNew(b, Options{Client: f.client(nil), Bucket: "bench"})
+	ctx := context.Background()
+	if err := s.CreateBucket(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		u, err := s.CreateUpload(ctx, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := u.Commit(ctx, want); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := s.Delete(ctx, want); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// BenchmarkRawPutObject is the floor for BenchmarkAppendCommit: the same bytes in one
+// PutObject (no hashing, no chunks, no session, no copy).
+func BenchmarkRawPutObject(b *testing.B) {
+	data := randomBytes(benchSize, 1)
+	f := newFake(b)
+	s := mustNew(b, Options{Client: f.client(nil), Bucket: "bench"})
+	ctx := context.Background()
+	if err := s.CreateBucket(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(benchSize)
+	for b.Loop() {
+		_, err := s.c.PutObject(ctx, &awss3.PutObjectInput{Bucket: &s.bucket, Key: aws.String("raw"),
+			Body: bytes.NewReader(data), ContentLength: aws.Int64(benchSize)})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
