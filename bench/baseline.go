@@ -50,6 +50,9 @@ func startFileServer(dir string) (*fileServer, error) {
 
 func (f *fileServer) close() error { return f.srv.Close() }
 
+// endpoint is the file server as the bench's clients reach it: without signing in.
+func (f *fileServer) endpoint() endpoint { return endpoint{base: f.base, roots: f.roots} }
+
 // selfSigned makes a P-256 certificate for 127.0.0.1 and a pool that trusts it.
 func selfSigned() (tls.Certificate, *x509.CertPool, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -42,7 +42,7 @@ func TestFileServerFetch(t *testing.T) {
 		proto string
 	}{{false, "HTTP/1.1"}, {true, "HTTP/2.0"}} {
 		ctx := context.Background()
-		cs, err := newClients(ctx, 2, fs.base, fs.roots, tc.http2)
+		cs, err := newClients(ctx, 2, fs.endpoint(), tc.http2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,7 +53,7 @@ func TestFileServerFetch(t *testing.T) {
 		if proto != tc.proto {
 			t.Errorf("http2=%v: protocol %s, want %s", tc.http2, proto, tc.proto)
 		}
-		res, err := hammer(ctx, cs, 50*time.Millisecond, manifestFile, int64(len(img.manifest)))
+		res, err := hammer(ctx, cs, 50*time.Millisecond, getRef(manifestFile, int64(len(img.manifest))))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,8 +1,14 @@
 // Package bench owns `cerulean bench`: it starts a cerulean binary as a child process and
 // measures it over HTTPS with the OCI distribution API — throughput of one big blob,
-// rates of many small images, manifest GETs in a small and a heavily tagged repository —
-// each beside a baseline measured in the same run on the same machine (Go's file server
-// for pulls, a plain write + SHA-256 + fsync for pushes), plus the server's peak memory.
+// rates of many small images, manifest GETs in a small and a heavily tagged repository,
+// and what signing in costs (manifest GETs with a bearer token and with Basic credentials
+// on every request, token issuance) — each beside a baseline measured in the same run on
+// the same machine (Go's file server for pulls, a plain write + SHA-256 + fsync for
+// pushes), plus the server's peak memory.
+//
+// The registry requires authentication, as ACR does: the bench signs in as the bootstrap
+// owner (the client id and secret in <data>/bootstrap.json) the way docker does, each
+// client fetching one bearer token from the token service before it is used.
 //
 // The machine is shared and noisy, so every figure is taken in rounds that each measure
 // the baseline and then Cerulean: a slow spell hits both sides, and the report gives the
@@ -156,7 +162,7 @@ func (r *runner) phases(ctx context.Context) error {
 	}
 	r.report.BackgroundCPU = bg
 	printBackground(r.out, bg)
-	for _, phase := range []func(context.Context) error{r.bigBlob, r.smallImages, r.manifestGets} {
+	for _, phase := range []func(context.Context) error{r.bigBlob, r.smallImages, r.manifestGets, r.authRates} {
 		if err := phase(ctx); err != nil {
 			return err
 		}

@@ -11,8 +11,9 @@ import (
 	"github.com/cerulean-registry/cerulean/internal/testserver"
 )
 
-// TestRunSmoke runs the whole bench at tiny sizes against the real binary. It checks that
-// every figure was measured, never how fast: timings belong in the printed report.
+// TestRunSmoke runs the whole bench at tiny sizes against the real binary, which requires
+// authentication: the bench signs in from the bootstrap file. It checks that every figure
+// was measured, never how fast: timings belong in the printed report.
 func TestRunSmoke(t *testing.T) {
 	var out bytes.Buffer
 	rep, err := Run(context.Background(), Options{
@@ -31,7 +32,8 @@ func TestRunSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := []string{"blob push, one POST", "blob push, 64 MiB PATCHes", "blob pull", "blob pull, HTTP/1.1",
-		"4 KiB image push", "4 KiB image pull", "manifest GET, 1 tag", "manifest GET, 50 tags"}
+		"4 KiB image push", "4 KiB image pull", "manifest GET, 1 tag", "manifest GET, 50 tags",
+		"manifest GET, 1 tag, Bearer", "manifest GET, 1 tag, Basic", "token GET, Basic"}
 	if len(rep.Results) != len(names) {
 		t.Fatalf("got %d results, want %d: %+v", len(rep.Results), len(names), rep.Results)
 	}
@@ -46,7 +48,7 @@ func TestRunSmoke(t *testing.T) {
 			r.CeruleanMin > r.Cerulean || r.Cerulean > r.CeruleanMax || r.RatioMin <= 0 {
 			t.Errorf("%s: rounds missing: %+v", r.Name, r)
 		}
-		if strings.HasPrefix(r.Name, "manifest") && (r.Latency == nil || r.Latency.P50 <= 0) {
+		if (strings.HasPrefix(r.Name, "manifest") || strings.HasPrefix(r.Name, "token")) && (r.Latency == nil || r.Latency.P50 <= 0) {
 			t.Errorf("%s: latency missing", r.Name)
 		}
 		if !strings.Contains(out.String(), r.Name) {
@@ -59,8 +61,15 @@ func TestRunSmoke(t *testing.T) {
 	if rep.Protocol == "" {
 		t.Error("protocol not recorded")
 	}
-	if got := strings.Count(out.String(), "round 2/2"); got != 3 {
-		t.Errorf("printed %d second rounds, want one for each of the 3 phases", got)
+	if got := strings.Count(out.String(), "round 2/2"); got != 4 {
+		t.Errorf("printed %d second rounds, want one for each of the 4 phases", got)
+	}
+	if a := rep.Auth; a == nil || a.BearerOverBasic <= 0 || a.TokensOverBearer <= 0 ||
+		a.BearerOverBasicMin > a.BearerOverBasicMax || a.TokensOverBearerMin > a.TokensOverBearerMax {
+		t.Errorf("auth figures missing: %+v", a)
+	}
+	if !strings.Contains(out.String(), "auth: manifest GETs with a bearer token ÷ with Basic") {
+		t.Error("auth figures not printed")
 	}
 	if _, err := json.Marshal(rep); err != nil {
 		t.Error(err)

@@ -5,6 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +16,29 @@ import (
 	"strings"
 	"time"
 )
+
+// endpoint is a server the bench's clients talk to: its base URL, the roots that trust
+// it and how its clients sign in (nil auth: they do not, as with the baseline file server).
+type endpoint struct {
+	base  string
+	roots *x509.CertPool
+	auth  *credentials
+}
+
+// credentials sign a client in to the registry. By default the client does what docker
+// does: once, before it is used, it asks the token service for a bearer token (GET
+// /oauth2/token with Basic credentials, for service and scopes) and sends that token with
+// every request. With basic it sends the Basic credentials with every request instead.
+type credentials struct {
+	service, user, password string
+	scopes                  []string
+	basic                   bool
+}
+
+// basicAuthorization is the Authorization value of the Basic credentials.
+func (c *credentials) basicAuthorization() string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(c.user+":"+c.password))
+}
 
 // client speaks the OCI distribution API, or plain GETs to the baseline file server, over
 // one transport. The same code fetches from both, so a pull ratio compares servers only.
@@ -23,13 +49,18 @@ type client struct {
 	// buf reads response bodies: a buffer per response would make the bench's garbage
 	// collector compete with the server for the machine's two cores.
 	buf []byte
+	// auth is how the client signs in (nil: it does not); authorization is what it sends
+	// as Authorization once signed in ("" before, or without auth).
+	auth          *credentials
+	authorization string
 }
 
-// newClient returns a client of base that trusts roots. With http2 false it speaks
-// HTTP/1.1 only; otherwise it takes HTTP/2 when the server offers it, as Go registry
-// clients with a default transport do. Each client has its own transport, so concurrent
-// clients really open separate connections.
-func newClient(base string, roots *x509.CertPool, http2 bool) (*client, error) {
+// newClient returns a client of ep. With http2 false it speaks HTTP/1.1 only; otherwise
+// it takes HTTP/2 when the server offers it, as Go registry clients with a default
+// transport do. Each client has its own transport, so concurrent clients really open
+// separate connections. It signs in when warmed (see warm).
+func newClient(ep endpoint, http2 bool) (*client, error) {
+	base, roots := ep.base, ep.roots
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, err
@@ -43,7 +74,48 @@ func newClient(base string, roots *x509.CertPool, http2 bool) (*client, error) {
 		WriteBufferSize: 64 << 10,
 		ReadBufferSize:  64 << 10,
 	}
-	return &client{base: u, hc: &http.Client{Transport: tr}, buf: make([]byte, 64<<10)}, nil
+	return &client{base: u, hc: &http.Client{Transport: tr}, buf: make([]byte, 64<<10), auth: ep.auth}, nil
+}
+
+// signIn sets what the client sends as Authorization: the Basic credentials, or a bearer
+// token fetched once now.
+func (c *client) signIn(ctx context.Context) error {
+	switch {
+	case c.auth == nil:
+		return nil
+	case c.auth.basic:
+		c.authorization = c.auth.basicAuthorization()
+		return nil
+	}
+	token, err := c.token(ctx)
+	if err != nil {
+		return err
+	}
+	c.authorization = "Bearer " + token
+	return nil
+}
+
+// token asks the token service for an access token for the client's scopes, with Basic
+// credentials: the Docker token flow (GET /oauth2/token?service=&scope=).
+func (c *client) token(ctx context.Context) (string, error) {
+	q := url.Values{"service": {c.auth.service}, "scope": c.auth.scopes}
+	resp, err := c.do(ctx, http.MethodGet, "/oauth2/token?"+q.Encode(),
+		http.Header{"Authorization": {c.auth.basicAuthorization()}}, nil, 0, http.StatusOK)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&tok); err != nil {
+		return "", fmt.Errorf("GET /oauth2/token: %w", err)
+	}
+	if tok.AccessToken == "" {
+		return "", errors.New("GET /oauth2/token: no access_token in the answer")
+	}
+	_, err = c.discard(resp) // the rest, so the connection is reused
+	return tok.AccessToken, err
 }
 
 // close drops the client's idle connections.
@@ -62,6 +134,9 @@ func (c *client) do(ctx context.Context, method, ref string, hdr http.Header, bo
 	}
 	if body != nil {
 		req.ContentLength = size
+	}
+	if c.authorization != "" {
+		req.Header["Authorization"] = []string{c.authorization}
 	}
 	for k, v := range hdr {
 		req.Header[k] = v

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/x509"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -10,13 +9,13 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// newClients returns n clients of base, each with its own connection (n clients stand
-// for n docker daemons, not for one multiplexed connection), already open so that TLS
-// handshakes stay out of the timed work.
-func newClients(ctx context.Context, n int, base string, roots *x509.CertPool, http2 bool) ([]*client, error) {
+// newClients returns n clients of ep, each with its own connection (n clients stand for
+// n docker daemons, not for one multiplexed connection), already open and signed in so
+// that TLS handshakes and token requests stay out of the timed work.
+func newClients(ctx context.Context, n int, ep endpoint, http2 bool) ([]*client, error) {
 	cs := make([]*client, n)
 	for i := range cs {
-		c, err := newClient(base, roots, http2)
+		c, err := newClient(ep, http2)
 		if err != nil {
 			return nil, err
 		}
@@ -59,13 +58,16 @@ func forEach[W any](ctx context.Context, workers []W, n int, fn func(ctx context
 	})
 }
 
-// warm makes every client open its connection and returns the protocol they speak.
+// warm makes every client open its connection and sign in, and returns the protocol
+// they speak.
 func warm(ctx context.Context, clients []*client) (string, error) {
 	protos := make([]string, len(clients))
 	err := eachWorker(ctx, clients, func(ctx context.Context, w int, c *client) error {
 		var err error
-		protos[w], err = c.proto(ctx)
-		return err
+		if protos[w], err = c.proto(ctx); err != nil {
+			return err
+		}
+		return c.signIn(ctx)
 	})
 	if err != nil {
 		return "", err
@@ -82,15 +84,15 @@ type loadResult struct {
 
 func (l loadResult) rate() float64 { return float64(l.requests) / l.elapsed.Seconds() }
 
-// hammer GETs ref (of want bytes) from every client in a loop for d and measures the
-// request rate and latency. The clients should be warm (see warm).
-func hammer(ctx context.Context, clients []*client, d time.Duration, ref string, want int64) (loadResult, error) {
+// hammer sends requests (one call of req each) from every client in a loop for d and
+// measures the request rate and latency. The clients should be warm (see warm).
+func hammer(ctx context.Context, clients []*client, d time.Duration, req func(context.Context, *client) error) (loadResult, error) {
 	lat := make([][]time.Duration, len(clients))
 	start := time.Now()
 	deadline := start.Add(d)
 	err := eachWorker(ctx, clients, func(ctx context.Context, w int, c *client) error {
 		for t := time.Now(); t.Before(deadline); {
-			if err := c.fetch(ctx, ref, want); err != nil {
+			if err := req(ctx, c); err != nil {
 				return err
 			}
 			now := time.Now()

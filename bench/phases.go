@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -29,6 +28,20 @@ const (
 	repoTagged = "bench/many-tags"
 )
 
+// oneTagManifest is the manifest of the one-tag repository, by its tag.
+const oneTagManifest = "/v2/" + repoOneTag + "/manifests/latest"
+
+// registry is the server under test as the bench's clients reach it: signed in as the
+// owner with one bearer token per client, for pull and push on every repository the run
+// uses, as docker asks for one token per repository it touches.
+func (r *runner) registry() endpoint {
+	var scopes []string
+	for _, repo := range []string{repoBig, repoSmall, repoOneTag, repoTagged} {
+		scopes = append(scopes, "repository:"+repo+":pull,push")
+	}
+	return r.target.endpoint(scopes...)
+}
+
 // bigBlob measures pushing big blobs in one POST and in chunks, and pulling them, in
 // rounds. Every push stores new bytes (a seed of its own), so the server cannot find the
 // blob already stored; the server keeps them all, the baseline one at a time.
@@ -40,12 +53,15 @@ func (r *runner) bigBlob(ctx context.Context) error {
 		monos[k], chunkeds[k] = newBlobSpec(uint64(2*k+1), r.opts.BigBlob), newBlobSpec(uint64(2*k+2), r.opts.BigBlob)
 	}
 	fmt.Fprintf(r.out, "(generated and hashed %d × %s in %s)\n", 2*n, mib(r.opts.BigBlob), time.Since(hashStart).Round(time.Millisecond))
-	c, err := newClient(r.target.base, r.target.roots, true)
+	c, err := newClient(r.registry(), true)
 	if err != nil {
 		return err
 	}
 	defer c.close()
 	if r.report.Protocol, err = c.proto(ctx); err != nil {
+		return err
+	}
+	if err := c.signIn(ctx); err != nil {
 		return err
 	}
 	var post, patch, pull, pull1 series
@@ -113,11 +129,11 @@ func writeBaseline(path string, b blobSpec) error {
 // as Go clients with a default transport take it) and over HTTP/1.1 (as the docker
 // daemon speaks), because Go's HTTP/2 moves bulk data at a fraction of HTTP/1.1's rate.
 func (r *runner) pullBigBlob(ctx context.Context, b blobSpec, http2 bool, s *series) error {
-	base, err := r.pullOnce(ctx, r.files.base, r.files.roots, http2, bigBlobFile, b.size)
+	base, err := r.pullOnce(ctx, r.files.endpoint(), http2, bigBlobFile, b.size)
 	if err != nil {
 		return err
 	}
-	pull, err := r.pullOnce(ctx, r.target.base, r.target.roots, http2, "/v2/"+repoBig+"/blobs/"+b.digest, b.size)
+	pull, err := r.pullOnce(ctx, r.registry(), http2, "/v2/"+repoBig+"/blobs/"+b.digest, b.size)
 	if err != nil {
 		return err
 	}
@@ -125,9 +141,9 @@ func (r *runner) pullBigBlob(ctx context.Context, b blobSpec, http2 bool, s *ser
 	return nil
 }
 
-// pullOnce fetches ref of size bytes from base on a new, warm connection.
-func (r *runner) pullOnce(ctx context.Context, base string, roots *x509.CertPool, http2 bool, ref string, size int64) (measured, error) {
-	cs, err := newClients(ctx, 1, base, roots, http2)
+// pullOnce fetches ref of size bytes from ep on a new, warm connection.
+func (r *runner) pullOnce(ctx context.Context, ep endpoint, http2 bool, ref string, size int64) (measured, error) {
+	cs, err := newClients(ctx, 1, ep, http2)
 	if err != nil {
 		return measured{}, err
 	}
@@ -140,12 +156,12 @@ func (r *runner) pullOnce(ctx context.Context, base string, roots *x509.CertPool
 // clients at once, each client on its own connection, in rounds. Each round has images
 // (and so blobs and tags) of its own: the server ends up holding Rounds × SmallImages.
 func (r *runner) smallImages(ctx context.Context) error {
-	cs, err := newClients(ctx, r.opts.Concurrency, r.target.base, r.target.roots, true)
+	cs, err := newClients(ctx, r.opts.Concurrency, r.registry(), true)
 	if err != nil {
 		return err
 	}
 	defer closeClients(cs)
-	fcs, err := newClients(ctx, len(cs), r.files.base, r.files.roots, true)
+	fcs, err := newClients(ctx, len(cs), r.files.endpoint(), true)
 	if err != nil {
 		return err
 	}
@@ -277,27 +293,27 @@ func (r *runner) manifestGets(ctx context.Context) error {
 		return err
 	}
 	size := int64(len(img.manifest))
-	fcs, err := newClients(ctx, r.opts.ManifestConns, r.files.base, r.files.roots, false)
+	fcs, err := newClients(ctx, r.opts.ManifestConns, r.files.endpoint(), false)
 	if err != nil {
 		return err
 	}
 	defer closeClients(fcs)
-	cs, err := newClients(ctx, r.opts.ManifestConns, r.target.base, r.target.roots, false)
+	cs, err := newClients(ctx, r.opts.ManifestConns, r.registry(), false)
 	if err != nil {
 		return err
 	}
 	defer closeClients(cs)
 	var one, many series
 	for k := range r.opts.Rounds {
-		base, err := r.hammer(ctx, fcs, manifestFile, size)
+		base, err := r.hammer(ctx, fcs, getRef(manifestFile, size))
 		if err != nil {
 			return err
 		}
-		o, err := r.hammer(ctx, cs, "/v2/"+repoOneTag+"/manifests/latest", size)
+		o, err := r.hammer(ctx, cs, getRef(oneTagManifest, size))
 		if err != nil {
 			return err
 		}
-		m, err := r.hammer(ctx, cs, "/v2/"+repoTagged+"/manifests/"+tagName(r.opts.Tags/2), size)
+		m, err := r.hammer(ctx, cs, getRef("/v2/"+repoTagged+"/manifests/"+tagName(r.opts.Tags/2), size))
 		if err != nil {
 			return err
 		}
@@ -314,17 +330,22 @@ func (r *runner) manifestGets(ctx context.Context) error {
 // hammer runs one timed request loop and returns its rate with what it cost. An untimed
 // loop of a fifth of the time comes first, so that the server's heap, caches and
 // goroutines are in their steady state when timing starts, whichever measurement is first.
-func (r *runner) hammer(ctx context.Context, cs []*client, ref string, size int64) (measured, error) {
-	if _, err := hammer(ctx, cs, r.opts.ManifestDuration/5, ref, size); err != nil {
+func (r *runner) hammer(ctx context.Context, cs []*client, req func(context.Context, *client) error) (measured, error) {
+	if _, err := hammer(ctx, cs, r.opts.ManifestDuration/5, req); err != nil {
 		return measured{}, err
 	}
 	var res loadResult
 	u, err := r.measure(func() error {
 		var err error
-		res, err = hammer(ctx, cs, r.opts.ManifestDuration, ref, size)
+		res, err = hammer(ctx, cs, r.opts.ManifestDuration, req)
 		return err
 	})
 	return measured{value: res.rate(), use: u, load: &res}, err
+}
+
+// getRef is the request of a request loop that GETs ref, of size bytes.
+func getRef(ref string, size int64) func(context.Context, *client) error {
+	return func(ctx context.Context, c *client) error { return c.fetch(ctx, ref, size) }
 }
 
 func tagName(i int) string { return "t" + strconv.Itoa(i) }
@@ -332,7 +353,7 @@ func tagName(i int) string { return "t" + strconv.Itoa(i) }
 // setupTagged creates the one-tag repository and tags img Tags times in the other. The
 // tagging is set-up, done concurrently and reported only as a rate.
 func (r *runner) setupTagged(ctx context.Context, img image) error {
-	cs, err := newClients(ctx, r.opts.Concurrency, r.target.base, r.target.roots, true)
+	cs, err := newClients(ctx, r.opts.Concurrency, r.registry(), true)
 	if err != nil {
 		return err
 	}

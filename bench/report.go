@@ -10,7 +10,7 @@ import (
 type Report struct {
 	Settings Settings `json:"settings"`
 	// Protocol is what the blob and image clients negotiated with the server; the second
-	// big-blob pull and the manifest GETs use HTTP/1.1.
+	// big-blob pull, the manifest GETs and the auth rows use HTTP/1.1.
 	Protocol string   `json:"protocol"`
 	Results  []Result `json:"results"`
 	// BackgroundCPU is the cores the rest of the machine kept busy just before the run.
@@ -23,6 +23,8 @@ type Report struct {
 	MaxSampledRSSBytes int64         `json:"server_max_sampled_rss_bytes"`
 	RSSLimitBytes      int64         `json:"server_rss_limit_bytes"`
 	Elapsed            time.Duration `json:"elapsed_ns"`
+	// Auth compares the ways of signing in (nil until the auth rows are measured).
+	Auth *AuthFigures `json:"auth,omitempty"`
 }
 
 // WithinRSSLimit reports whether the server's peak resident set stayed under the limit.
@@ -126,12 +128,15 @@ func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisec
 
 // The table printed as the run goes: one row per Result, then the memory verdict.
 const (
-	rowFormat    = "%-26s %-5s %20s %20s %17s  %15s %9s  %s\n"
+	rowFormat    = "%-27s %-5s %20s %20s %17s  %15s %9s  %s\n"
 	headerLegend = `rounds: each round measures the baseline, then Cerulean, so a slow spell of the machine
         hits both; figures are the median of the rounds (min–max), the ratio is that of the
         medians (range of the per-round ratios).
 baselines: pushes = write + SHA-256 + fsync of the same bytes to a file;
            pulls  = Go http.FileServer over the same TLS serving the same bytes from disk.
+auth: every registry request carries a bearer token (one per client, from GET /oauth2/token
+      with the owner's Basic credentials), except in the rows that measure the alternatives:
+      "Basic" sends the client secret with every request, "token GET" is token issuance.
 cpu: cores busy on average while Cerulean was measured, by the server / the bench's clients /
      the rest of the machine (other processes: a busy machine disturbs the figures; loopback
      networking). rss: the server's largest sampled VmRSS then / its VmHWM after, in MB.
@@ -197,6 +202,9 @@ func printTable(w io.Writer, r Report, memory bool) {
 		for _, res := range r.Results {
 			printResult(w, res)
 		}
+	}
+	if r.Auth != nil {
+		printAuth(w, *r.Auth)
 	}
 	if memory {
 		printMemory(w, r)

@@ -16,8 +16,12 @@
 //     refusal is 405 REGISTRY_DISALLOWED_OPERATION and changes nothing; unlisted things
 //     leave the listings; lifting a lock lets the operation through. GC (`cerulean gc
 //     --untagged`) keeps locked manifests and what they reach.
-//   - The Azure SDK for Go (azcontainerregistry v0.2.3) with an anonymous credential:
-//     the pagers, property reads, updates and deletes, as the SDK builds the requests.
+//   - The Azure SDK for Go (azcontainerregistry v0.2.3) signed in with a real
+//     credential, azidentity's client-secret credential of the bootstrap owner against
+//     the server's identity plane: the SDK answers the 401 challenge itself
+//     (/oauth2/exchange, then /oauth2/token), then the pagers, property reads, updates
+//     and deletes, as the SDK builds the requests. And the SDK's anonymous access: refused
+//     until anonymousPullEnabled is set through ARM, then allowed to pull and nothing more.
 //
 // Tests share a server where they can, each in repositories of its own; those that list
 // the catalog start their own.

@@ -1,10 +1,14 @@
 package acrapi
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -12,82 +16,174 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 
 	"github.com/cerulean-registry/cerulean/internal/testserver"
 )
 
-// challenger stands in for the token service, which this server does not have yet, the
-// way the Azure SDK meets it (authentication_policy.go): a request without Authorization
-// gets a 401 challenge naming service and scope; POST /oauth2/token (grant_type=password,
-// empty refresh_token: the anonymous branch) gets an access token; requests that carry it
-// go to the server. It records every request the server saw, bodies included.
-type challenger struct {
-	next http.RoundTripper
-	host string
+// acrAudience is the Entra audience of ACR's data plane: the Azure SDK asks the
+// credential for acrAudience/.default and exchanges that token at /oauth2/exchange.
+const acrAudience = "https://containerregistry.azure.net"
 
-	mu   sync.Mutex
-	seen []string // "METHOD path?query body"
+// bootstrap holds the fields of DATA/bootstrap.json the SDK tests use.
+type bootstrap struct {
+	TenantID       string `json:"tenantId"`
+	SubscriptionID string `json:"subscriptionId"`
+	ResourceGroup  string `json:"resourceGroup"`
+	RegistryName   string `json:"registryName"`
 }
 
-func (c *challenger) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == "POST" && req.URL.Path == "/oauth2/token" {
-		body, _ := io.ReadAll(req.Body)
-		if !strings.Contains(string(body), "grant_type=password") {
-			return nil, fmt.Errorf("token request is not the anonymous one: %s", body)
-		}
-		return c.answer(req, http.StatusOK, `{"access_token":"anonymous"}`, nil), nil
+func readBootstrap(t *testing.T, srv *testserver.Server) bootstrap {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(srv.DataDir, "bootstrap.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if req.Header.Get("Authorization") == "" {
-		h := http.Header{"Www-Authenticate": {fmt.Sprintf(
-			`Bearer realm="https://%s/oauth2/token",service="%s",scope="repository:x:metadata_read"`, c.host, c.host)}}
-		return c.answer(req, http.StatusUnauthorized, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, h), nil
+	var boot bootstrap
+	if err := json.Unmarshal(b, &boot); err != nil {
+		t.Fatal(err)
 	}
+	return boot
+}
+
+// sdkRecorder records every request an Azure SDK client and its credential send, and
+// what the server answered; it changes nothing.
+type sdkRecorder struct {
+	next http.RoundTripper
+
+	mu   sync.Mutex
+	seen []sdkExchange
+}
+
+// sdkExchange is one request: "METHOD uri body", its Authorization scheme and the answer.
+type sdkExchange struct {
+	request   string
+	auth      string // "Basic", "Bearer" or ""
+	status    int
+	challenge string // WWW-Authenticate
+}
+
+func (r *sdkRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	var body []byte
 	if req.Body != nil {
 		body, _ = io.ReadAll(req.Body)
-		req.Body = io.NopCloser(strings.NewReader(string(body)))
+		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
-	c.mu.Lock()
-	c.seen = append(c.seen, fmt.Sprintf("%s %s %s", req.Method, req.URL.RequestURI(), body))
-	c.mu.Unlock()
-	return c.next.RoundTrip(req)
+	x := sdkExchange{request: fmt.Sprintf("%s %s %s", req.Method, req.URL.RequestURI(), body)}
+	x.auth, _, _ = strings.Cut(req.Header.Get("Authorization"), " ")
+	resp, err := r.next.RoundTrip(req)
+	if err == nil {
+		x.status, x.challenge = resp.StatusCode, resp.Header.Get("Www-Authenticate")
+	}
+	r.mu.Lock()
+	r.seen = append(r.seen, x)
+	r.mu.Unlock()
+	return resp, err
 }
 
-func (c *challenger) answer(req *http.Request, status int, body string, h http.Header) *http.Response {
-	if h == nil {
-		h = http.Header{}
+// exchanges returns the recorded exchanges whose request starts with prefix.
+func (r *sdkRecorder) exchanges(prefix string) []sdkExchange {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []sdkExchange
+	for _, x := range r.seen {
+		if strings.HasPrefix(x.request, prefix) {
+			out = append(out, x)
+		}
 	}
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	return &http.Response{StatusCode: status, Status: http.StatusText(status), Header: h, Request: req,
-		Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), ProtoMajor: 1, ProtoMinor: 1}
+	return out
 }
 
-// sdkClient returns an anonymous (nil credential) azcontainerregistry client of srv over
-// TLS, through rt, without retries (a failure should show at once).
-func sdkClient(t *testing.T, srv *testserver.Server, rt http.RoundTripper) *azcontainerregistry.Client {
-	t.Helper()
-	c, err := azcontainerregistry.NewClient(srv.URL, nil, &azcontainerregistry.ClientOptions{ClientOptions: azcore.ClientOptions{
-		Transport: &http.Client{Transport: rt, Timeout: time.Minute},
+func (r *sdkRecorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	for _, x := range r.seen {
+		req := x.request
+		if f := strings.Fields(req); strings.Contains(f[1], "/oauth2") {
+			req = f[0] + " " + f[1] // token requests carry secrets and tokens: not their bodies
+		}
+		fmt.Fprintf(&b, "  %s [%s] -> %d %s\n", req, x.auth, x.status, x.challenge)
+	}
+	return b.String()
+}
+
+// cloudConfig points Azure SDK clients at the server: it is the Entra authority, and the
+// ACR client asks for tokens of acrAudience (as in the public cloud).
+func cloudConfig(srv *testserver.Server) cloud.Configuration {
+	return cloud.Configuration{
+		ActiveDirectoryAuthorityHost: srv.URL + "/",
+		Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+			azcontainerregistry.ServiceName: {Audience: acrAudience},
+			cloud.ResourceManager:           {Audience: "https://management.core.windows.net/", Endpoint: srv.URL},
+		},
+	}
+}
+
+// sdkOptions are the client options of every SDK client and credential here: the
+// server's cloud, a transport trusting its CA through rec, and no retries (a failure
+// should show at once).
+func sdkOptions(srv *testserver.Server, rec *sdkRecorder) azcore.ClientOptions {
+	return azcore.ClientOptions{
+		Cloud:     cloudConfig(srv),
+		Transport: &http.Client{Transport: rec, Timeout: time.Minute},
 		Retry:     policy.RetryOptions{MaxRetries: -1},
-	}})
+	}
+}
+
+// ownerCredential is an azidentity client-secret credential of the bootstrap owner,
+// which signs in at the server's identity plane.
+func ownerCredential(t *testing.T, srv *testserver.Server, rec *sdkRecorder) azcore.TokenCredential {
+	t.Helper()
+	cred, err := azidentity.NewClientSecretCredential(readBootstrap(t, srv).TenantID, srv.Username, srv.Password,
+		&azidentity.ClientSecretCredentialOptions{ClientOptions: sdkOptions(srv, rec), DisableInstanceDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cred
+}
+
+// newRecorder returns a recorder over the server's transport that logs what it saw when
+// the test fails.
+func newRecorder(t *testing.T, srv *testserver.Server) *sdkRecorder {
+	rec := &sdkRecorder{next: srv.Transport()}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("requests of %s:\n%s", t.Name(), rec)
+		}
+	})
+	return rec
+}
+
+// sdkClient returns an azcontainerregistry client of srv signed in with cred (nil: the
+// SDK's anonymous access), through rec.
+func sdkClient(t *testing.T, srv *testserver.Server, cred azcore.TokenCredential, rec *sdkRecorder) *azcontainerregistry.Client {
+	t.Helper()
+	c, err := azcontainerregistry.NewClient(srv.URL, cred, &azcontainerregistry.ClientOptions{ClientOptions: sdkOptions(srv, rec)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-// TestAzureSDK drives the server with the Azure SDK for Go: every call the brief names,
-// through the challenge flow the SDK insists on for requests with bodies (see
-// TestAzureSDKWithoutChallenge for why).
+// TestAzureSDK drives the server with the Azure SDK for Go signed in as the bootstrap
+// owner with an azidentity client-secret credential, as an Azure user would: the SDK
+// answers the registry's 401 challenge itself, with an Entra token from the server's
+// identity plane exchanged at /oauth2/exchange for a refresh token, and that for access
+// tokens at /oauth2/token. Then every call of the API: pagers, property reads, updates
+// and deletes.
 func TestAzureSDK(t *testing.T) {
 	t.Parallel()
 	srv := testserver.Start(t)
 	e := newEnv(t, srv)
-	ch := &challenger{next: srv.Transport(), host: srv.Host}
-	c := sdkClient(t, srv, ch)
+	rec := newRecorder(t, srv)
+	c := sdkClient(t, srv, ownerCredential(t, srv, rec), rec)
 	ctx := t.Context()
 
 	repo := "sdk/library/hello-world"
@@ -281,17 +377,19 @@ func TestAzureSDK(t *testing.T) {
 		if ca := rp.ChangeableAttributes; *ca.CanList || !*ca.CanWrite {
 			t.Errorf("repository attributes after update: %+v", ca)
 		}
-		// What reached the server: PATCH bodies with just the attributes given.
-		ch.mu.Lock()
-		defer ch.mu.Unlock()
+		// What reached the server with a token: PATCH bodies with just the attributes given.
 		for _, want := range []string{
 			`PATCH /acr/v1/sdk%2Flibrary%2Fhello-world/_tags/v2?api-version=2021-07-01 {"deleteEnabled":false,"writeEnabled":false}`,
 			`PATCH /acr/v1/sdk%2Flibrary%2Fhello-world?api-version=2021-07-01 {"listEnabled":false}`,
 		} {
-			if !slices.Contains(ch.seen, want) {
-				t.Errorf("the server did not see %s; it saw:\n%s", want, strings.Join(ch.seen, "\n"))
+			if !slices.ContainsFunc(rec.exchanges(want), func(x sdkExchange) bool { return x.auth == "Bearer" && x.status == http.StatusOK }) {
+				t.Errorf("the server did not answer %s with a token 200", want)
 			}
 		}
+	})
+
+	t.Run("TokenFlow", func(t *testing.T) {
+		checkSDKTokenFlow(t, rec, srv.Host)
 	})
 
 	t.Run("Delete", func(t *testing.T) {
@@ -320,36 +418,171 @@ func TestAzureSDK(t *testing.T) {
 	})
 }
 
-// TestAzureSDKWithoutChallenge documents what the SDK does against a server that asks for
-// no credentials (this one, until the token service is in): its authentication policy
-// sends every request first without a body, as a challenge probe, and returns whatever
-// does not answer 401. GETs and DELETEs work; an update's PATCH reaches the server empty.
-// The server refuses an empty PATCH (400 INVALID_REQUEST) rather than take it for an
-// update that changes nothing, so the SDK reports the failure and nothing changes.
-func TestAzureSDKWithoutChallenge(t *testing.T) {
+// checkSDKTokenFlow checks the sign-in the SDK did on its own: an /acr/v1 request
+// challenged with ACR's 401 (error="invalid_token"), the credential's client-credentials
+// request to the identity plane, /oauth2/exchange and /oauth2/token answered 200, and the
+// requests that followed carrying the access token.
+func checkSDKTokenFlow(t *testing.T, rec *sdkRecorder, host string) {
+	t.Helper()
+	realm := `Bearer realm="https://` + host + `/oauth2/token",service="` + host + `",scope="`
+	var challenged bool
+	for _, x := range rec.exchanges("GET /acr/v1/") {
+		if x.status == http.StatusUnauthorized && strings.HasPrefix(x.challenge, realm) && strings.HasSuffix(x.challenge, `",error="invalid_token"`) {
+			challenged = true
+			break
+		}
+	}
+	if !challenged {
+		t.Errorf("no /acr/v1 request was answered with ACR's challenge")
+	}
+	steps := []struct{ prefix, body string }{
+		{"POST /" + readBootstrapTenant(t, rec) + "/oauth2/v2.0/token", "grant_type=client_credentials"},
+		{"POST /oauth2/exchange", "grant_type=access_token"},
+		{"POST /oauth2/token", "grant_type=refresh_token"},
+	}
+	for _, step := range steps {
+		ok := slices.ContainsFunc(rec.exchanges(step.prefix), func(x sdkExchange) bool {
+			return x.status == http.StatusOK && strings.Contains(x.request, step.body)
+		})
+		if !ok {
+			t.Errorf("no %s with %s answered 200", step.prefix, step.body)
+		}
+	}
+	if n := len(rec.exchanges("POST /oauth2/exchange")); n != 1 {
+		t.Errorf("%d exchanges of an Entra token, want 1: the SDK caches the refresh token", n)
+	}
+	for _, x := range rec.exchanges("GET /acr/v1/") {
+		if x.status == http.StatusOK && x.auth != "Bearer" {
+			t.Errorf("%s answered 200 without a Bearer token", x.request)
+		}
+	}
+}
+
+// readBootstrapTenant finds the tenant the credential signed in to: the first path
+// segment of its token request.
+func readBootstrapTenant(t *testing.T, rec *sdkRecorder) string {
+	t.Helper()
+	for _, x := range rec.exchanges("POST /") {
+		if path, _, _ := strings.Cut(strings.Fields(x.request)[1], "?"); strings.HasSuffix(path, "/oauth2/v2.0/token") {
+			return strings.Split(path, "/")[1]
+		}
+	}
+	t.Errorf("the credential made no token request to the identity plane")
+	return "<tenant>"
+}
+
+// TestAzureSDKAnonymous drives the SDK without a credential, as its anonymous access
+// does: it answers every challenge with POST /oauth2/token grant_type=password and no
+// username, which yields an anonymous access token. Against a registry without anonymous
+// pull that token grants nothing, so every call is refused with 401. Once the owner
+// enables anonymousPullEnabled through ARM (the management plane, signed in with
+// azidentity), the anonymous client may pull a manifest, but still neither read nor
+// change metadata (/acr/v1), nor delete: ACR lets anonymous callers pull and nothing else.
+func TestAzureSDKAnonymous(t *testing.T) {
 	t.Parallel()
 	srv := testserver.Start(t)
 	e := newEnv(t, srv)
-	c := sdkClient(t, srv, srv.Transport())
+	rec := newRecorder(t, srv)
+	anon := sdkClient(t, srv, nil, rec)
 	ctx := t.Context()
 	repo := "sdk/anonymous"
-	e.pushImage(t, repo, "v1", "amd64", "sdk anonymous")
+	m := e.pushImage(t, repo, "v1", "amd64", "sdk anonymous")
 
-	if _, err := c.GetTagProperties(ctx, repo, "v1", nil); err != nil {
-		t.Errorf("GetTagProperties: %v", err)
+	refused := func(what string, err error) {
+		t.Helper()
+		var re *azcore.ResponseError
+		if !errors.As(err, &re) || re.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s: %v; want 401", what, err)
+		}
 	}
-	_, err := c.UpdateTagProperties(ctx, repo, "v1", &azcontainerregistry.ClientUpdateTagPropertiesOptions{
+	getManifest := func() (*azcontainerregistry.ClientGetManifestResponse, error) {
+		r, err := anon.GetManifest(ctx, repo, "v1", &azcontainerregistry.ClientGetManifestOptions{Accept: to.Ptr(mtImage)})
+		if err == nil {
+			r.ManifestData.Close()
+		}
+		return &r, err
+	}
+
+	_, err := getManifest()
+	refused("GetManifest before anonymous pull is enabled", err)
+	_, err = anon.GetTagProperties(ctx, repo, "v1", nil)
+	refused("GetTagProperties before anonymous pull is enabled", err)
+	// The anonymous branch of the SDK's token request is what the server was asked.
+	anonTokens := rec.exchanges("POST /oauth2/token")
+	if len(anonTokens) == 0 || !slices.ContainsFunc(anonTokens, func(x sdkExchange) bool {
+		return x.status == http.StatusOK && strings.Contains(x.request, "grant_type=password") && !strings.Contains(x.request, "username=")
+	}) {
+		t.Errorf("no anonymous token request (grant_type=password without a username) answered 200")
+	}
+
+	enableAnonymousPull(t, srv, rec)
+
+	r, err := getManifest()
+	if err != nil {
+		t.Fatalf("GetManifest with anonymous pull enabled: %v", err)
+	}
+	if *r.DockerContentDigest != m.digest.String() {
+		t.Errorf("GetManifest digest %s, want %s", *r.DockerContentDigest, m.digest)
+	}
+	_, err = anon.GetTagProperties(ctx, repo, "v1", nil)
+	refused("GetTagProperties (metadata_read) with anonymous pull enabled", err)
+	_, err = anon.UpdateTagProperties(ctx, repo, "v1", &azcontainerregistry.ClientUpdateTagPropertiesOptions{
 		Value: &azcontainerregistry.TagWriteableProperties{CanWrite: to.Ptr(false)}})
-	var re *azcore.ResponseError
-	if !errors.As(err, &re) || re.StatusCode != http.StatusBadRequest || !strings.Contains(err.Error(), "INVALID_REQUEST") {
-		t.Errorf("UpdateTagProperties without a challenge: %v; want 400 INVALID_REQUEST", err)
+	refused("UpdateTagProperties with anonymous pull enabled", err)
+	_, err = anon.DeleteTag(ctx, repo, "v1", nil)
+	refused("DeleteTag with anonymous pull enabled", err)
+	_, err = anon.NewListRepositoriesPager(nil).NextPage(ctx)
+	refused("ListRepositories (the catalog) with anonymous pull enabled", err)
+
+	// Nothing changed: the owner still sees the tag, writable.
+	var tag struct {
+		Tag struct {
+			Digest               string
+			ChangeableAttributes struct{ WriteEnabled bool }
+		}
 	}
-	tp, err := c.GetTagProperties(ctx, repo, "v1", nil)
-	if err != nil || !*tp.Tag.ChangeableAttributes.CanWrite {
-		t.Errorf("tag after the refused update: %+v, %v", tp.Tag, err)
+	e.do(t, "GET", "/acr/v1/"+repo+"/_tags/v1", nil).want(t, http.StatusOK).decode(t, &tag)
+	if tag.Tag.Digest != m.digest.String() || !tag.Tag.ChangeableAttributes.WriteEnabled {
+		t.Errorf("tag after the refused calls: %+v", tag.Tag)
 	}
-	if _, err := c.DeleteTag(ctx, repo, "v1", nil); err != nil {
-		t.Errorf("DeleteTag: %v", err)
+}
+
+// enableAnonymousPull sets anonymousPullEnabled on the server's registry with an ARM
+// PATCH, signed in as the bootstrap owner with azidentity, as `az acr update
+// --anonymous-pull-enabled` does. (armcontainerregistry's stable API version has no
+// anonymousPullEnabled, so the request goes through the ARM pipeline as is.)
+func enableAnonymousPull(t *testing.T, srv *testserver.Server, rec *sdkRecorder) {
+	t.Helper()
+	boot := readBootstrap(t, srv)
+	client, err := arm.NewClient("cerulean-acrapi-test", "v1.0.0", ownerCredential(t, srv, rec),
+		&arm.ClientOptions{ClientOptions: sdkOptions(srv, rec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := "/subscriptions/" + boot.SubscriptionID + "/resourceGroups/" + boot.ResourceGroup +
+		"/providers/Microsoft.ContainerRegistry/registries/" + boot.RegistryName
+	req, err := runtime.NewRequest(t.Context(), http.MethodPatch, srv.URL+id+"?api-version=2025-11-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := runtime.MarshalAsJSON(req, map[string]any{"properties": map[string]any{"anonymousPullEnabled": true}}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Pipeline().Do(req)
+	if err != nil {
+		t.Fatalf("PATCH %s: %v", id, err)
+	}
+	body, err := runtime.Payload(resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg struct {
+		Properties struct {
+			AnonymousPullEnabled bool `json:"anonymousPullEnabled"`
+		} `json:"properties"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &reg) != nil || !reg.Properties.AnonymousPullEnabled {
+		t.Fatalf("PATCH %s: %d %s", id, resp.StatusCode, body)
 	}
 }
 

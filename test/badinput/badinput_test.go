@@ -39,6 +39,7 @@ func TestBadInput(t *testing.T) {
 		{"NamesAndTags", nameRows},
 		{"Pagination", pageRows},
 		{"Routing", routeRows},
+		{"Auth", authRows},
 	}
 	t.Run("rows", func(t *testing.T) {
 		for _, f := range families {

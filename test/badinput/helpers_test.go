@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -77,15 +78,21 @@ func runRows(t *testing.T, rows []row) {
 // ---------------------------------------------------------------------------
 // The server under test
 
-// env is the shared server, an HTTP client that does not follow redirects, and what the
-// rows stored on purpose, for the final check of the data directory.
+// env is the shared server, HTTP clients that do not follow redirects, and what the rows
+// stored on purpose, for the final check of the data directory.
 type env struct {
-	base    *url.URL
-	pool    *x509.CertPool
-	client  *http.Client
-	dataDir string
-	metrics string
-	seq     atomic.Uint64
+	base *url.URL
+	host string // the login server, which challenges name
+	pool *x509.CertPool
+	// client signs every request in with the bootstrap owner's Basic credentials, unless
+	// the request carries an Authorization of its own; anon sends none. authorization is
+	// that Basic header, which the hand-written requests send.
+	client, anon  *http.Client
+	authorization string
+	user          string // the owner's client id
+	dataDir       string
+	metrics       string
+	seq           atomic.Uint64
 
 	mu       sync.Mutex
 	pushed   map[digest.Digest]bool // blobs stored on purpose
@@ -98,13 +105,23 @@ func newEnv(t *testing.T, srv *testserver.Server) *env {
 	if err != nil {
 		t.Fatalf("server URL %q: %v", srv.URL, err)
 	}
-	client := *srv.Client
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	client.Timeout = 2 * time.Minute
+	noRedirects := func(c http.Client) *http.Client {
+		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		c.Timeout = 2 * time.Minute
+		return &c
+	}
 	return &env{
-		base: base, pool: srv.CAPool, client: &client, dataDir: srv.DataDir, metrics: srv.MetricsURL,
+		base: base, host: srv.Host, pool: srv.CAPool,
+		client: noRedirects(*srv.Client), anon: noRedirects(*srv.Anonymous),
+		authorization: basicAuth(srv.Username, srv.Password), user: srv.Username,
+		dataDir: srv.DataDir, metrics: srv.MetricsURL,
 		pushed: map[digest.Digest]bool{}, sessions: map[string]string{},
 	}
+}
+
+// basicAuth is the Authorization value of Basic credentials.
+func basicAuth(user, password string) string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 }
 
 // repo returns a fresh repository name derived from the running test.
@@ -178,6 +195,22 @@ type request struct {
 	body     []byte
 	framing  framing
 	declared int64 // Content-Length announced by cutShort, hangUp and h2EndStream
+	// anonymous sends no credentials. Otherwise a request carries the owner's Basic
+	// credentials unless header holds an Authorization of its own.
+	anonymous bool
+}
+
+// authFor is the Authorization value rq is sent with ("" for none).
+func (e *env) authFor(rq request) string {
+	for i := 0; i+1 < len(rq.header); i += 2 {
+		if http.CanonicalHeaderKey(rq.header[i]) == "Authorization" {
+			return rq.header[i+1]
+		}
+	}
+	if rq.anonymous {
+		return ""
+	}
+	return e.authorization
 }
 
 func (rq request) String() string {
@@ -270,7 +303,11 @@ func (e *env) sendClient(t testing.TB, rq request) *reply {
 		req.ContentLength = -1
 	}
 	addHeaders(t, req.Header, rq.header)
-	resp, err := e.client.Do(req)
+	client := e.client
+	if rq.anonymous {
+		client = e.anon
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s: %v", rq, err)
 	}

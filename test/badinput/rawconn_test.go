@@ -16,7 +16,8 @@ import (
 )
 
 // Requests net/http will not send: a Content-Length the body does not honour. They are
-// written by hand on a TLS connection of their own.
+// written by hand on a TLS connection of their own, with the Authorization a request of
+// the shared client would carry (env.authFor): the owner's Basic credentials by default.
 
 const rawTimeout = time.Minute
 
@@ -46,6 +47,9 @@ func (e *env) sendHTTP1(t testing.TB, rq request) *reply {
 	fmt.Fprintf(&head, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n", rq.method, u.RequestURI(), u.Host, rq.declared)
 	h := http.Header{}
 	addHeaders(t, h, rq.header)
+	if a := e.authFor(rq); a != "" {
+		h.Set("Authorization", a)
+	}
 	if rq.framing == hangUp {
 		h.Set("Expect", "100-continue")
 	}
@@ -134,7 +138,12 @@ func (e *env) sendHTTP2(t testing.TB, rq request) *reply {
 	field(":path", u.RequestURI())
 	field("content-length", strconv.FormatInt(rq.declared, 10))
 	for i := 0; i+1 < len(rq.header); i += 2 {
-		field(strings.ToLower(rq.header[i]), rq.header[i+1])
+		if !strings.EqualFold(rq.header[i], "Authorization") {
+			field(strings.ToLower(rq.header[i]), rq.header[i+1])
+		}
+	}
+	if a := e.authFor(rq); a != "" {
+		field("authorization", a)
 	}
 
 	w := bufio.NewWriter(conn)

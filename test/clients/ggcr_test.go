@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/crane"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -46,44 +47,54 @@ type ggcr struct {
 // Link, because the https URL "does not match registry scheme http" (v0.22.1,
 // pkg/v1/remote/list.go validatePaginationURLHost), whatever the registry sends. A
 // registry reached by a DNS name, as every real one is, does not meet this; so these
-// tests resolve this name to the server themselves, as an /etc/hosts line would, and
-// verify the server certificate for the address it was issued for.
+// tests start the server with this name as its login server (--host: the registry
+// answers to it, its certificate names it, its token challenges point to it) and resolve
+// it to the listener themselves, as an /etc/hosts line would.
 const ggcrAlias = "cerulean.test"
 
-// aliasTransport is the server's transport, reaching it as ggcrAlias.
-func aliasTransport(t testing.TB, s *testserver.Server) (*http.Transport, string) {
+// startGGCRServer starts a server whose login server is ggcrAlias.
+func startGGCRServer(t *testing.T) *testserver.Server {
 	t.Helper()
-	ip, port, err := net.SplitHostPort(s.Host)
-	if err != nil {
-		t.Fatal(err)
+	s := testserver.Start(t, "--host", ggcrAlias)
+	if h, _, _ := net.SplitHostPort(s.Host); h != ggcrAlias {
+		t.Fatalf("login server %s, want %s:<port>", s.Host, ggcrAlias)
 	}
-	alias := net.JoinHostPort(ggcrAlias, port)
+	return s
+}
+
+// aliasTransport is the server's transport, dialling the listener for the login server
+// s.Host (ggcrAlias:port).
+func aliasTransport(s *testserver.Server) *http.Transport {
+	listener := strings.TrimPrefix(s.URL, "https://")
 	tr := s.Transport()
-	tr.TLSClientConfig.ServerName = ip
 	var d net.Dialer
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if addr == alias {
-			addr = s.Host
+		if addr == s.Host {
+			addr = listener
 		}
 		return d.DialContext(ctx, network, addr)
 	}
-	return tr, alias
+	return tr
 }
 
+// newGGCR returns a client that signs in as the bootstrap owner: go-containerregistry
+// answers the registry's 401 challenge by fetching a token from its realm with these
+// Basic credentials, and sends the token thereafter.
 func newGGCR(t *testing.T, s *testserver.Server) *ggcr {
-	tr, host := aliasTransport(t, s)
-	rec := newRecorder(t, tr)
+	rec := newRecorder(t, aliasTransport(s))
+	owner := &authn.Basic{Username: s.Username, Password: s.Password}
 	noRetry := []remote.Option{
 		remote.WithRetryStatusCodes(),
 		remote.WithRetryPredicate(func(error) bool { return false }),
 	}
 	return &ggcr{
-		host: host,
+		host: s.Host,
 		rec:  rec,
-		opts: append([]remote.Option{remote.WithTransport(rec), remote.WithContext(t.Context())}, noRetry...),
+		opts: append([]remote.Option{remote.WithTransport(rec), remote.WithContext(t.Context()), remote.WithAuth(owner)}, noRetry...),
 		crane: []crane.Option{
 			crane.WithContext(t.Context()),
 			crane.WithTransport(rec),
+			crane.WithAuth(owner),
 			func(o *crane.Options) { o.Remote = append(o.Remote, noRetry...) },
 		},
 	}
@@ -116,7 +127,7 @@ func isStatus(err error, code int) bool {
 }
 
 func TestGGCR(t *testing.T) {
-	s := testserver.Start(t)
+	s := startGGCRServer(t)
 
 	t.Run("push-pull", func(t *testing.T) {
 		t.Parallel()
@@ -135,6 +146,7 @@ func TestGGCR(t *testing.T) {
 					}
 					compareImages(t, got, img)
 				}
+				c.rec.checkTokenFlow(t, s.Host)
 			})
 		}
 	})
@@ -425,7 +437,7 @@ func TestGGCR(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("remote.List, pages of 3 (-want +got):\n%s", diff)
 		}
-		if n := len(c.rec.exchanges(http.MethodGet, "/tags/list")); n != 3 {
+		if n := len(c.rec.answered(http.MethodGet, "/tags/list")); n != 3 {
 			t.Errorf("%d tag list requests for 7 tags in pages of 3, want 3", n)
 		}
 		got, err = crane.ListTags(repo.String(), c.crane...)
@@ -469,7 +481,7 @@ func TestGGCR(t *testing.T) {
 		if diff := cmp.Diff(want, mine(got)); diff != "" {
 			t.Errorf("remote.Catalog, pages of 2 (-want +got):\n%s", diff)
 		}
-		if n := len(c.rec.exchanges(http.MethodGet, "/v2/_catalog")); n < 3 {
+		if n := len(c.rec.answered(http.MethodGet, "/v2/_catalog")); n < 3 {
 			t.Errorf("%d catalog requests in pages of 2 for at least 5 repositories, want >= 3", n)
 		}
 

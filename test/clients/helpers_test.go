@@ -172,7 +172,14 @@ type exchange struct {
 var loggedHeaders = []string{
 	"Accept", "Content-Type", "Content-Length", "Content-Range", "Range", "Location",
 	"Docker-Content-Digest", "Docker-Upload-UUID", "OCI-Subject", "OCI-Filters-Applied",
-	"OCI-Chunk-Min-Length", "Link", "Transfer-Encoding",
+	"OCI-Chunk-Min-Length", "Link", "Transfer-Encoding", "Www-Authenticate",
+}
+
+// authScheme is the scheme of a request's Authorization header ("Basic", "Bearer"), or
+// "" without one; the credential itself is never logged.
+func authScheme(h http.Header) string {
+	scheme, _, _ := strings.Cut(h.Get("Authorization"), " ")
+	return scheme
 }
 
 func (e exchange) String() string {
@@ -180,6 +187,9 @@ func (e exchange) String() string {
 	fmt.Fprintf(&b, "%s %s", e.method, e.path)
 	if e.rawQuery != "" {
 		fmt.Fprintf(&b, "?%s", e.rawQuery)
+	}
+	if scheme := authScheme(e.reqHeader); scheme != "" {
+		fmt.Fprintf(&b, " > Authorization: %s ...", scheme)
 	}
 	writeHeaders(&b, " >", e.reqHeader)
 	if e.err != nil {
@@ -270,13 +280,28 @@ func (r *recorder) exchanges(method, part string) []exchange {
 	return out
 }
 
+// answered is exchanges without the 401 challenges: the requests a client sent with a
+// token too narrow for them, fetched a wider one and sent again.
+func (r *recorder) answered(method, part string) []exchange {
+	var out []exchange
+	for _, e := range r.exchanges(method, part) {
+		if e.status != http.StatusUnauthorized {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
 // checkMounted checks that a client copied n blobs from repository src to dst by
 // cross-repository mount alone: n upload POSTs to dst with mount= and from=src, each
-// answered 201 Created, and no blob bytes sent to dst (no PATCH or PUT of an upload).
+// answered 201 Created (besides 401 challenges), and no blob bytes sent to dst (no PATCH
+// or PUT of an upload).
 func (r *recorder) checkMounted(t testing.TB, src, dst string, n int) {
 	t.Helper()
 	uploads := "/v2/" + dst + "/blobs/uploads/"
-	posts := r.exchanges(http.MethodPost, uploads)
+	// A POST answered 401 was a challenge: the client fetched a token (with pull on src
+	// too) and sent it again.
+	posts := r.answered(http.MethodPost, uploads)
 	if len(posts) != n {
 		t.Errorf("%d upload POSTs to %s, want %d mounts", len(posts), dst, n)
 	}
@@ -289,6 +314,51 @@ func (r *recorder) checkMounted(t testing.TB, src, dst string, n int) {
 		if sent := r.exchanges(m, uploads); len(sent) != 0 {
 			t.Errorf("%d upload %s requests to %s, want none: every blob should have been mounted", len(sent), m, dst)
 		}
+	}
+}
+
+// checkTokenFlow checks that the client signed in as Docker clients do, rather than
+// sending its password with every request: a data-plane request answered 401 with a
+// Bearer challenge whose realm is https://host/oauth2/token, then a token request to that
+// realm with Basic credentials answered 200, and thereafter only Bearer tokens on /v2/.
+func (r *recorder) checkTokenFlow(t testing.TB, host string) {
+	t.Helper()
+	r.mu.Lock()
+	log := slices.Clone(r.log)
+	r.mu.Unlock()
+	realm := `Bearer realm="https://` + host + `/oauth2/token",service="` + host + `"`
+	challenged, tokens := -1, -1
+	for i, e := range log {
+		switch {
+		case challenged < 0 && strings.HasPrefix(e.path, "/v2/") && e.status == http.StatusUnauthorized:
+			if got := e.respHeader.Get("Www-Authenticate"); !strings.HasPrefix(got, realm) {
+				t.Errorf("401 challenge %q, want it to start %q:\n%s", got, realm, e)
+			}
+			challenged = i
+		case challenged >= 0 && tokens < 0 && e.path == "/oauth2/token":
+			if e.status != http.StatusOK || authScheme(e.reqHeader) != "Basic" {
+				t.Errorf("token request: want Basic credentials answered 200:\n%s", e)
+			}
+			tokens = i
+		}
+	}
+	if challenged < 0 || tokens < 0 {
+		t.Fatalf("no 401 challenge followed by a token request (challenge at %d, token request at %d)", challenged, tokens)
+	}
+	bearer := 0
+	for _, e := range log[tokens+1:] {
+		if !strings.HasPrefix(e.path, "/v2/") {
+			continue
+		}
+		switch authScheme(e.reqHeader) {
+		case "Bearer":
+			bearer++
+		case "Basic":
+			t.Errorf("a request after the token flow sent Basic credentials:\n%s", e)
+		}
+	}
+	if bearer == 0 {
+		t.Errorf("no /v2/ request carried the Bearer token after the token flow")
 	}
 }
 

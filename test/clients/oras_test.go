@@ -26,13 +26,20 @@ import (
 const orasCreated = "2024-01-02T03:04:05Z"
 
 // newORAS returns an oras-go repository client for path on the server, over HTTPS
-// through a recorder.
+// through a recorder, signed in as the bootstrap owner: an auth.Client with the owner's
+// static credential and a token cache, as the oras CLI sets it up, answers the 401
+// challenge with the token flow.
 func newORAS(t testing.TB, s *testserver.Server, path string) (*remote.Repository, *recorder) {
 	t.Helper()
 	rec := newRecorder(t, s.Transport())
 	repo := must(remote.NewRepository(s.Host + "/" + path)).in(t)
 	repo.PlainHTTP = false
-	repo.Client = &auth.Client{Client: &http.Client{Transport: rec}, Header: http.Header{"User-Agent": {"cerulean-clients-test"}}}
+	repo.Client = &auth.Client{
+		Client:     &http.Client{Transport: rec},
+		Header:     http.Header{"User-Agent": {"cerulean-clients-test"}},
+		Credential: auth.StaticCredential(s.Host, auth.Credential{Username: s.Username, Password: s.Password}),
+		Cache:      auth.NewCache(),
+	}
 	return repo, rec
 }
 
@@ -189,6 +196,7 @@ func TestORAS(t *testing.T) {
 		if diff := cmpDescs([]ocispec.Descriptor{sbom}, orasReferrers(t, repo, subject, "")); diff != "" {
 			t.Errorf("referrers after delete (-want +got):\n%s", diff)
 		}
+		rec.checkTokenFlow(t, s.Host)
 	})
 
 	t.Run("copy", func(t *testing.T) {

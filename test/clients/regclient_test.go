@@ -45,14 +45,18 @@ type rcOptions struct {
 	chunk  int64 // with record: upload blobs larger than chunk in PATCH chunks of chunk bytes
 }
 
-// newRegclient returns a regclient client for the server, and its recorder when
-// o.record. Retries are off, so that an error answer fails the test.
+// newRegclient returns a regclient client for the server, signed in as the bootstrap
+// owner (config.Host User and Pass, as `regctl registry login` stores them: regclient
+// answers the 401 challenge with the token flow), and its recorder when o.record. Retries
+// are off, so that an error answer fails the test.
 func newRegclient(t *testing.T, s *testserver.Server, o rcOptions) (*regclient.RegClient, *recorder) {
 	t.Helper()
 	host := config.Host{
 		Name:    s.Host,
 		TLS:     config.TLSEnabled,
 		RegCert: string(must(os.ReadFile(s.CAFile)).in(t)),
+		User:    s.Username,
+		Pass:    s.Password,
 	}
 	opts := []regclient.Opt{
 		regclient.WithSlog(slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))),
@@ -222,15 +226,15 @@ func TestRegclient(t *testing.T) {
 		// TagDelete tries DELETE /v2/<name>/manifests/<tag> and, unless that answers 202,
 		// silently falls back to pushing a throwaway manifest over the tag and deleting it
 		// by digest. The direct delete must have done it.
-		puts := len(rec.exchanges(http.MethodPut, "/manifests/"))
+		puts := len(rec.answered(http.MethodPut, "/manifests/"))
 		if err := rc.TagDelete(t.Context(), r); err != nil {
 			t.Fatal(err)
 		}
-		dels := rec.exchanges(http.MethodDelete, "/manifests/v1")
+		dels := rec.answered(http.MethodDelete, "/manifests/v1")
 		if len(dels) != 1 || dels[0].status != http.StatusAccepted {
 			t.Errorf("tag delete: want one DELETE .../manifests/v1 answered 202, got %v", dels)
 		}
-		if n := len(rec.exchanges(http.MethodPut, "/manifests/")); n != puts {
+		if n := len(rec.answered(http.MethodPut, "/manifests/")); n != puts {
 			t.Errorf("tag delete pushed %d manifests: it fell back to the throwaway-manifest method", n-puts)
 		}
 		rcExists(t, rc, r, false)
@@ -242,6 +246,7 @@ func TestRegclient(t *testing.T) {
 		}
 		rcExists(t, rc, byDigest, false)
 		rcExists(t, rc, r.SetTag("v2"), false)
+		rec.checkTokenFlow(t, s.Host)
 	})
 
 	t.Run("copy-between-repos", func(t *testing.T) {
@@ -326,7 +331,7 @@ func TestRegclient(t *testing.T) {
 						chunk = m
 					}
 				}
-				patches := rec.exchanges(http.MethodPatch, "/blobs/uploads/")
+				patches := rec.answered(http.MethodPatch, "/blobs/uploads/")
 				if want := (int64(tc.size) + chunk - 1) / chunk; int64(len(patches)) != want {
 					t.Errorf("%d PATCH chunks, want %d of %d bytes", len(patches), want, chunk)
 				}

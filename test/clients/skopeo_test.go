@@ -2,6 +2,7 @@ package clients
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -19,17 +20,19 @@ import (
 
 // skopeo runs the skopeo program against the server, trusting it only through a
 // certificate directory holding the server's CA as ca.crt, with a home of its own (no
-// user credentials or blob-info cache from outside the test).
+// user credentials or blob-info cache from outside the test). creds are the bootstrap
+// owner's, as skopeo's --creds, --src-creds and --dest-creds take them (user:password).
 type skopeo struct {
 	bin     string
 	host    string
 	certDir string
 	home    string
+	creds   string
 }
 
 func newSkopeo(t *testing.T, bin string, s *testserver.Server) *skopeo {
 	t.Helper()
-	k := &skopeo{bin: bin, host: s.Host, certDir: t.TempDir(), home: t.TempDir()}
+	k := &skopeo{bin: bin, host: s.Host, certDir: t.TempDir(), home: t.TempDir(), creds: s.Username + ":" + s.Password}
 	ca := must(os.ReadFile(s.CAFile)).in(t)
 	if err := os.WriteFile(filepath.Join(k.certDir, "ca.crt"), ca, 0o644); err != nil {
 		t.Fatal(err)
@@ -41,6 +44,13 @@ func newSkopeo(t *testing.T, bin string, s *testserver.Server) *skopeo {
 // the error carries the whole debug trace, which shows each HTTP request.
 func (k *skopeo) run(t testing.TB, args ...string) (string, error) {
 	t.Helper()
+	stdout, _, err := k.runTraced(t, args...)
+	return stdout, err
+}
+
+// runTraced is run that also returns the debug trace (standard error).
+func (k *skopeo) runTraced(t testing.TB, args ...string) (stdout, trace string, err error) {
+	t.Helper()
 	cmd := exec.CommandContext(t.Context(), k.bin, append([]string{"--insecure-policy", "--debug"}, args...)...)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -49,12 +59,33 @@ func (k *skopeo) run(t testing.TB, args ...string) (string, error) {
 		"REGISTRY_AUTH_FILE=" + filepath.Join(k.home, "auth.json"),
 		"TMPDIR=" + t.TempDir(),
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {
-		return stdout.String(), &skopeoError{args: args, err: err, stderr: stderr.String()}
+		return out.String(), stderr.String(), &skopeoError{args: args, err: err, stderr: stderr.String()}
 	}
-	return stdout.String(), nil
+	return out.String(), stderr.String(), nil
+}
+
+// checkTokenFlow checks in a debug trace that skopeo signed in as Docker clients do: its
+// ping of /v2/ was answered 401, it fetched a token from the challenge's realm, then read
+// the manifest of repo (with that token).
+func (k *skopeo) checkTokenFlow(t testing.TB, trace, repo string) {
+	t.Helper()
+	base := "https://" + k.host
+	steps := []string{
+		`msg="Ping ` + base + `/v2/ status 401"`,
+		`msg="GET ` + base + `/oauth2/token?`,
+		`msg="GET ` + base + `/v2/` + repo + `/manifests/`,
+	}
+	rest := trace
+	for _, step := range steps {
+		i := strings.Index(rest, step)
+		if i < 0 {
+			t.Fatalf("no %s after the earlier steps of the token flow in the trace:\n%s", step, trace)
+		}
+		rest = rest[i+len(step):]
+	}
 }
 
 // mustRun is run that fails the test on error.
@@ -70,7 +101,13 @@ type skopeoError struct {
 }
 
 func (e *skopeoError) Error() string {
-	return "skopeo " + strings.Join(e.args, " ") + ": " + e.err.Error() + "\n" + e.stderr
+	args := slices.Clone(e.args)
+	for i := 1; i < len(args); i++ {
+		if strings.HasSuffix(args[i-1], "creds") {
+			args[i] = "<user:password>" // the owner's secret stays out of the log
+		}
+	}
+	return "skopeo " + strings.Join(args, " ") + ": " + e.err.Error() + "\n" + e.stderr
 }
 
 // docker names repo[:tag or @digest] on the server as a docker:// reference.
@@ -83,8 +120,8 @@ func (k *skopeo) pushLayout(t *testing.T, repo, tag string, img v1.Image) string
 	dir := t.TempDir()
 	writeLayout(t, dir, tag, img)
 	digestFile := filepath.Join(t.TempDir(), "digest")
-	k.mustRun(t, "copy", "--dest-cert-dir", k.certDir, "--dest-tls-verify=true", "--preserve-digests",
-		"--digestfile", digestFile, "oci:"+dir+":"+tag, k.docker(repo+":"+tag))
+	k.mustRun(t, "copy", "--dest-cert-dir", k.certDir, "--dest-tls-verify=true", "--dest-creds", k.creds,
+		"--preserve-digests", "--digestfile", digestFile, "oci:"+dir+":"+tag, k.docker(repo+":"+tag))
 	got := string(must(os.ReadFile(digestFile)).in(t))
 	if want := must(img.Digest()).in(t).String(); got != want {
 		t.Fatalf("skopeo pushed %s, want %s", got, want)
@@ -96,9 +133,11 @@ func TestSkopeo(t *testing.T) {
 	bin := requireTool(t, "skopeo")
 	s := testserver.Start(t)
 	k := newSkopeo(t, bin, s)
-	srcTLS := []string{"--src-cert-dir", k.certDir, "--src-tls-verify=true"}
-	dstTLS := []string{"--dest-cert-dir", k.certDir, "--dest-tls-verify=true"}
-	tls := []string{"--cert-dir", k.certDir, "--tls-verify=true"}
+	// Each side is trusted by the CA and signed in with the owner's credentials.
+	srcTLS := []string{"--src-cert-dir", k.certDir, "--src-tls-verify=true", "--src-creds", k.creds}
+	dstTLS := []string{"--dest-cert-dir", k.certDir, "--dest-tls-verify=true", "--dest-creds", k.creds}
+	tls := []string{"--cert-dir", k.certDir, "--tls-verify=true", "--creds", k.creds}
+	anonTLS := []string{"--cert-dir", k.certDir, "--tls-verify=true"}
 	args := func(parts ...[]string) []string { return slices.Concat(parts...) }
 
 	t.Run("copy-in-out", func(t *testing.T) {
@@ -218,6 +257,51 @@ func TestSkopeo(t *testing.T) {
 		}{k.host + "/" + repo, []string{"v1", "v2", "v3"}}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("list-tags (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("token-flow", func(t *testing.T) {
+		t.Parallel()
+		repo := repoName(t)
+		k.pushLayout(t, repo, "v1", newImage(t, types.OCIManifestSchema1, 1, 256))
+		_, trace, err := k.runTraced(t, args([]string{"inspect", "--raw"}, tls, []string{k.docker(repo + ":v1")})...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.checkTokenFlow(t, trace, repo)
+	})
+
+	// `docker login` stores the credentials base64-encoded in ~/.docker/config.json under
+	// "auths"; skopeo (containers/image) reads that format from --authfile.
+	t.Run("docker-config-authfile", func(t *testing.T) {
+		t.Parallel()
+		repo := repoName(t)
+		img := newImage(t, types.OCIManifestSchema1, 1, 256)
+		k.pushLayout(t, repo, "v1", img)
+		config := map[string]any{"auths": map[string]any{
+			k.host: map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(k.creds))},
+		}}
+		authfile := filepath.Join(t.TempDir(), "config.json")
+		if err := os.WriteFile(authfile, must(json.Marshal(config)).in(t), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		raw, trace, err := k.runTraced(t, args([]string{"inspect", "--raw", "--authfile", authfile}, anonTLS, []string{k.docker(repo + ":v1")})...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := string(must(img.RawManifest()).in(t)); raw != want {
+			t.Errorf("inspect --raw with --authfile:\n%s\nwant\n%s", raw, want)
+		}
+		k.checkTokenFlow(t, trace, repo)
+	})
+
+	t.Run("anonymous-refused", func(t *testing.T) {
+		t.Parallel()
+		repo := repoName(t)
+		k.pushLayout(t, repo, "v1", newImage(t, types.OCIManifestSchema1, 1, 256))
+		_, err := k.run(t, args([]string{"inspect", "--raw", "--no-creds"}, anonTLS, []string{k.docker(repo + ":v1")})...)
+		if err == nil || !strings.Contains(strings.ToLower(err.Error()), "authentication required") {
+			t.Errorf("inspect without credentials: got %v, want authentication required", err)
 		}
 	})
 

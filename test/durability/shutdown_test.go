@@ -97,11 +97,24 @@ func TestShutdownFinishesUploads(t *testing.T) {
 }
 
 // http1Client returns a client of s on HTTP/1.1 that waits for 100 Continue before
-// sending a body with Expect: 100-continue, however long the server takes.
+// sending a body with Expect: 100-continue, however long the server takes. It signs in
+// with the bootstrap owner's Basic credentials, as s.Client does.
 func http1Client(s *testserver.Server) *http.Client {
 	tr := s.Transport()
 	tr.Protocols = new(http.Protocols)
 	tr.Protocols.SetHTTP1(true)
 	tr.ExpectContinueTimeout = pollTimeout
-	return &http.Client{Transport: tr}
+	return &http.Client{Transport: basicAuth{user: s.Username, password: s.Password, next: tr}}
+}
+
+// basicAuth adds Basic credentials to every request.
+type basicAuth struct {
+	user, password string
+	next           http.RoundTripper
+}
+
+func (b basicAuth) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.SetBasicAuth(b.user, b.password)
+	return b.next.RoundTrip(r)
 }
