@@ -179,7 +179,11 @@ func passwordMatches(hash, password string) bool {
 	return subtle.ConstantTimeCompare(got, want) == 1 && hash != dummyPasswordHash
 }
 
-var dummyPasswordHash = hashPassword("cerulean: no such user")
+// dummyPasswordHash has the parameters of real hashes, so checking a password against it
+// costs the same; no password matches it. It is a constant rather than a hash computed at
+// start-up, which would hold argon2's memory for nothing.
+var dummyPasswordHash = fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+	base64.RawStdEncoding.EncodeToString(make([]byte, 16)), base64.RawStdEncoding.EncodeToString(make([]byte, argonKeyLen)))
 
 // MinPasswordLength is the shortest user password accepted.
 const MinPasswordLength = 8
