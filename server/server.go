@@ -156,6 +156,7 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer os.Remove(runFile(s.cfg.DataDir))
+	releaseStartupPages()
 	s.announce(out, info)
 	s.announceIdentity(out, bootstrapFile)
 
