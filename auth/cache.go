@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"sync"
 	"time"
 
@@ -27,7 +28,20 @@ type records struct {
 	principals  map[string]*meta.Principal
 	generations map[string]int64
 	assignments map[string][]meta.RoleAssignment // by principal and scopes
+	secrets     map[[32]byte]verifiedSecret      // by SHA-256 of appID and secret
 }
+
+// verifiedSecret is a service principal whose client secret was checked, until when the
+// check may be reused.
+type verifiedSecret struct {
+	principal *meta.Principal
+	until     time.Time
+}
+
+// secretReuse bounds how long a checked client secret is trusted without asking the
+// identity plane again: removing the secret or disabling the principal moves the epoch
+// and takes effect at once; a secret reaching its expiry date is refused within this.
+const secretReuse = time.Minute
 
 func newRecords(store Store, entra Entra, epoch func() uint64) *records {
 	r := &records{store: store, entra: entra, epoch: epoch}
@@ -42,6 +56,7 @@ func (r *records) reset(at uint64) {
 	r.principals = map[string]*meta.Principal{}
 	r.generations = map[string]int64{}
 	r.assignments = map[string][]meta.RoleAssignment{}
+	r.secrets = map[[32]byte]verifiedSecret{}
 }
 
 // maxEntries bounds each map: a flood of distinct names must not grow memory without end.
@@ -79,9 +94,22 @@ func (r *records) RegistryByLoginServer(ctx context.Context, ls string) (*meta.R
 		func() (*meta.Registry, error) { return r.store.RegistryByLoginServer(ctx, ls) })
 }
 
+// Token also remembers that a name is no token (nil), since every Basic sign-in of a
+// service principal asks first: creating a token is a management write, which moves the
+// epoch.
 func (r *records) Token(ctx context.Context, registryID, name string) (*meta.Token, error) {
-	return cached(r, func(r *records) map[[2]string]*meta.Token { return r.tokens }, [2]string{registryID, name},
-		func() (*meta.Token, error) { return r.store.Token(ctx, registryID, name) })
+	t, err := cached(r, func(r *records) map[[2]string]*meta.Token { return r.tokens }, [2]string{registryID, name},
+		func() (*meta.Token, error) {
+			t, err := r.store.Token(ctx, registryID, name)
+			if errors.Is(err, meta.ErrResourceNotFound) {
+				return nil, nil
+			}
+			return t, err
+		})
+	if err == nil && t == nil {
+		return nil, meta.ErrResourceNotFound
+	}
+	return t, err
 }
 
 func (r *records) PrincipalGeneration(ctx context.Context, ids ...string) (int64, error) {
@@ -133,4 +161,25 @@ func (v *verified) put(raw string, c Claims) {
 		v.claims = map[[32]byte]Claims{} // start over rather than track age: tokens are short-lived
 	}
 	v.claims[sha256.Sum256([]byte(raw))] = c
+}
+
+// VerifyClientSecret checks a service principal's secret once per epoch and minute.
+func (r *records) VerifyClientSecret(ctx context.Context, appID, secret string) (*meta.Principal, error) {
+	key := sha256.Sum256([]byte(appID + "\x00" + secret))
+	now := time.Now()
+	v, err := cached(r, func(r *records) map[[32]byte]verifiedSecret { return r.secrets }, key,
+		func() (verifiedSecret, error) {
+			p, err := r.entra.VerifyClientSecret(ctx, appID, secret)
+			return verifiedSecret{principal: p, until: now.Add(secretReuse)}, err
+		})
+	if err != nil {
+		return nil, err
+	}
+	if now.After(v.until) {
+		r.mu.Lock()
+		delete(r.secrets, key)
+		r.mu.Unlock()
+		return r.VerifyClientSecret(ctx, appID, secret)
+	}
+	return v.principal, nil
 }

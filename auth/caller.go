@@ -103,7 +103,7 @@ func (s *Service) checkPassword(ctx context.Context, reg *meta.Registry, user, p
 	case !errors.Is(err, meta.ErrResourceNotFound):
 		return Caller{}, err
 	}
-	p, err := s.opts.Entra.VerifyClientSecret(ctx, user, password)
+	p, err := s.principals.VerifyClientSecret(ctx, user, password)
 	if err != nil {
 		return Caller{}, fmt.Errorf("%w: unknown user or invalid password: %v", ErrUnauthorized, err)
 	}

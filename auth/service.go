@@ -70,6 +70,7 @@ type Service struct {
 	store      Store // opts.Store, cached when opts.Epoch is set
 	principals interface {
 		PrincipalByObjectID(ctx context.Context, objectID string) (*meta.Principal, error)
+		VerifyClientSecret(ctx context.Context, appID, secret string) (*meta.Principal, error)
 	}
 	verified verified
 }
