@@ -32,11 +32,11 @@ const DefaultRegistryID = "default"
 
 // Registry serves /v2/ and /acr/v1/.
 type Registry struct {
-	blobs      blob.Store
-	meta       meta.Store
-	log        *slog.Logger
-	now        func() time.Time
-	gate       Gate
+	blobs blob.Store
+	meta  meta.Store
+	log   *slog.Logger
+	now   func() time.Time
+	gate  Gate
 
 	uploadLocks [64]sync.Mutex // serialise requests on one upload session
 	lockSeed    maphash.Seed

@@ -31,7 +31,7 @@ const (
 type openGate struct{ reg *meta.Registry }
 
 func (g openGate) Registry(context.Context, string) (*meta.Registry, error) { return g.reg, nil }
-func (openGate) Admit(*http.Request, *meta.Registry, *access.Scope) error { return nil }
+func (openGate) Admit(*http.Request, *meta.Registry, *access.Scope) error   { return nil }
 
 type fixture struct {
 	open, gated http.Handler
