@@ -133,26 +133,32 @@ func createKeyFile(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// O_EXCL: of two processes creating the key at once, one wins and the other reads it.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return FileKey(path, false).Key()
-	}
+	// The key is written whole to a temporary file and then linked into place: link never
+	// replaces an existing file, so of two processes creating the key at once one wins and
+	// the other reads the winner's complete key, never a half-written file.
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".key-*")
 	if err != nil {
 		return nil, fmt.Errorf("vault: key file: %w", err)
 	}
-	if _, err := f.WriteString(text + "\n"); err != nil {
-		f.Close()
-		return nil, err
+	defer os.Remove(tmp.Name())
+	if err := writeSynced(tmp, text+"\n"); err != nil {
+		return nil, fmt.Errorf("vault: key file: %w", err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	if err := f.Close(); err != nil {
-		return nil, err
+	if err := os.Link(tmp.Name(), path); errors.Is(err, fs.ErrExist) {
+		return FileKey(path, false).Key()
+	} else if err != nil {
+		return nil, fmt.Errorf("vault: key file: %w", err)
 	}
 	return decodeKey(text)
+}
+
+// writeSynced writes text to f, flushes it to disk and closes it (0600, as CreateTemp made it).
+func writeSynced(f *os.File, text string) error {
+	_, err := f.WriteString(text)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
 }
 
 func decodeKey(s string) ([]byte, error) {
