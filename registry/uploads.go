@@ -120,7 +120,7 @@ func (g *Registry) patchUpload(w http.ResponseWriter, r *http.Request, p params)
 		return err
 	}
 	if err := appendBody(r, up, length); err != nil {
-		return err
+		return g.conflict(r.Context(), p, err)
 	}
 	return uploadAccepted(w, http.StatusAccepted, p.name, up.Info())
 }
@@ -141,9 +141,9 @@ func (g *Registry) finishUpload(w http.ResponseWriter, r *http.Request, p params
 		return err
 	}
 	if err := appendBody(r, up, length); err != nil {
-		return err
+		return g.conflict(r.Context(), p, err)
 	}
-	return g.commit(w, r, p.name, up, d)
+	return g.conflict(r.Context(), p, g.commit(w, r, p.name, up, d))
 }
 
 // cancelUpload serves DELETE on a session.
@@ -154,7 +154,7 @@ func (g *Registry) cancelUpload(w http.ResponseWriter, r *http.Request, p params
 	}
 	defer unlock()
 	if err := up.Cancel(r.Context()); err != nil {
-		return err
+		return g.conflict(r.Context(), p, err)
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -173,6 +173,26 @@ func (g *Registry) session(ctx context.Context, p params) (blob.Upload, func(), 
 		return nil, nil, err
 	}
 	return up, unlock, nil
+}
+
+// conflict maps a session that another writer changed meanwhile (another replica, or a
+// retry of the same request still running there: blob.ErrUploadConflict, which kept
+// nothing of this request) to 416 with the session's current Range and Location, as for
+// an out-of-order chunk, so the client resumes from where the session really is; or to
+// 404 BLOB_UPLOAD_UNKNOWN when the other writer ended the session. Other errors pass.
+func (g *Registry) conflict(ctx context.Context, p params, err error) error {
+	if !errors.Is(err, blob.ErrUploadConflict) {
+		return err
+	}
+	up, lerr := g.blobs.Upload(ctx, p.last)
+	if lerr != nil {
+		return lerr // ErrUploadNotFound: committed or cancelled by the other writer
+	}
+	size := up.Info().Size
+	e := errorf(http.StatusRequestedRangeNotSatisfiable, CodeBlobUploadInvalid,
+		"the upload changed concurrently and now has %d bytes; resume from there", size)
+	e.header = http.Header{"Range": {rangeHeader(size)}, "Location": {uploadLocation(p.name, p.last)}}
+	return e
 }
 
 // sessionOwner labels the upload sessions of a repository, so that a session id cannot be

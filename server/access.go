@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,10 +48,20 @@ func (s *Server) newAuth() error {
 	// The audit log writes in the background (Server.Close flushes it); every decision of
 	// the gate goes through it.
 	s.audit = auth.NewAuditLog(auth.AuditLogOptions{Store: auditStore, Retention: s.cfg.AuditRetention, Logger: s.log})
+	limiter := auth.NewLimiter(failureBurst, failureEvery, nil)
+	if s.sharedStore() {
+		// Replicas share the sign-in budgets and follow each other's access changes.
+		if l, ok := s.meta.(meta.Limits); ok {
+			limiter.Shared(l, s.log)
+		}
+		if r, ok := s.meta.(epochReader); ok {
+			s.epoch.follow(r, s.log)
+		}
+	}
 	s.auth = auth.New(auth.Options{
 		Store: store, Entra: entraPlane{s}, Keys: keys,
 		RefreshTTL: s.cfg.RefreshTokenTTL, AccessTTL: s.cfg.AccessTokenTTL,
-		Limiter: auth.NewLimiter(failureBurst, failureEvery, nil),
+		Limiter: limiter,
 		Audit:   s.audit,
 		Epoch:   s.epoch.Epoch,
 		Logger:  s.log,
@@ -83,10 +95,119 @@ func (e entraPlane) PrincipalByObjectID(ctx context.Context, objectID string) (*
 	return e.s.identity.PrincipalByObjectID(ctx, objectID)
 }
 
+// sharedStore reports whether the metadata store is shared with other replicas (not the
+// data directory's SQLite).
+func (s *Server) sharedStore() bool { return s.cfg.Metadata != "" }
+
 // accessEpoch counts changes to the records the data plane authenticates with (registries,
 // tokens, scope maps, role assignments, principals). The token service caches those
 // records until the count moves.
-type accessEpoch struct{ n atomic.Uint64 }
+//
+// With a shared store, another replica's change must move it too, before this replica
+// answers any request made after that change was acknowledged (a token disabled through
+// one replica is refused by every replica on the next request). The store's change feed
+// (watchAccess) moves it within moments, but a notification is not a guarantee of order;
+// so every data-plane request first syncs: it waits for a read of the store's epoch that
+// started after the request arrived, and the count moves if the store's did. Requests
+// arriving together share one read (at most one is in flight, and the next serves every
+// request that arrived meanwhile), so this costs one small query per round trip to the
+// store, not one per request.
+type accessEpoch struct {
+	n      atomic.Uint64
+	shared *epochSync // nil: the store is this process's own
+}
+
+// epochReader is a shared store's access epoch (storage/meta/postgres).
+type epochReader interface {
+	AccessEpoch(ctx context.Context) (uint64, error)
+}
+
+// epochSync batches reads of the shared store's epoch.
+type epochSync struct {
+	store epochReader
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	running bool        // a read is in flight (runSync is running)
+	next    *epochRound // the round that starts once the running read is done; nil if none asked
+	last    uint64      // the store's epoch at the last read (runSync only)
+	seen    bool
+	warned  time.Time // last warning of a failed read (runSync only)
+}
+
+// epochRound is one read of the store's epoch; done closes once the local count reflects it.
+type epochRound struct{ done chan struct{} }
+
+// syncTimeout bounds one read of the store's epoch.
+const syncTimeout = 5 * time.Second
+
+// follow makes the epoch follow store's (see accessEpoch).
+func (e *accessEpoch) follow(store epochReader, log *slog.Logger) {
+	e.shared = &epochSync{store: store, log: log}
+}
+
+// sync returns once the epoch reflects every change committed in the shared store before
+// sync was called (or ctx ended). Without a shared store it returns at once.
+func (e *accessEpoch) sync(ctx context.Context) {
+	s := e.shared
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.next == nil {
+		s.next = &epochRound{done: make(chan struct{})}
+	}
+	r := s.next
+	if !s.running {
+		s.running, s.next = true, nil
+		go e.runSync(r)
+	}
+	s.mu.Unlock()
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+	}
+}
+
+// runSync reads the store's epoch for round r, then for each round asked for meanwhile,
+// until none is.
+func (e *accessEpoch) runSync(r *epochRound) {
+	s := e.shared
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+		v, err := s.store.AccessEpoch(ctx)
+		cancel()
+		switch {
+		case err != nil:
+			// Whether anything changed is unknown: drop what is cached (its loads will
+			// meet the same store).
+			e.n.Add(1)
+			if now := time.Now(); now.Sub(s.warned) > time.Minute {
+				s.warned = now
+				s.log.Warn("access epoch not read from the shared store", slog.Any("err", err))
+			}
+		case !s.seen || v != s.last:
+			s.seen, s.last = true, v
+			e.n.Add(1)
+		}
+		close(r.done)
+		s.mu.Lock()
+		if s.next == nil {
+			s.running = false
+			s.mu.Unlock()
+			return
+		}
+		r, s.next = s.next, nil
+		s.mu.Unlock()
+	}
+}
+
+// syncsAccess reports whether a request to path authenticates with the cached access
+// records: the registry data plane and its token service.
+func syncsAccess(path string) bool {
+	return strings.HasPrefix(path, "/v2/") || path == "/v2" || strings.HasPrefix(path, "/acr/") ||
+		strings.HasPrefix(path, "/oauth2/")
+}
 
 func (e *accessEpoch) Epoch() uint64 { return e.n.Load() }
 

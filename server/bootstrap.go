@@ -9,10 +9,13 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/cerulean-registry/cerulean/identity"
 	"github.com/cerulean-registry/cerulean/identity/graph"
 	"github.com/cerulean-registry/cerulean/internal/guid"
+	"github.com/cerulean-registry/cerulean/signing"
+	"github.com/cerulean-registry/cerulean/storage/meta"
 )
 
 // Bootstrap: on first start with an empty data directory, serve creates a tenant with an
@@ -21,6 +24,18 @@ import (
 // graph.Bootstrap) for the operator and `cerulean` client verbs. The owner's client id and
 // secret may be preset (--bootstrap-client-id, CERULEAN_BOOTSTRAP_CLIENT_SECRET) for
 // automation.
+
+// Replicas: every replica of a shared store (--metadata postgres://…) starts from a copy of
+// the same data directory's DIR/tls (the local CA, so clients trust every replica),
+// DIR/keys (the master key, which seals the signing keys and passwords in the store) and
+// DIR/bootstrap.json (the owner's credentials), all taken from the replica that started
+// first; each serves the same login server (--host, the load balancer's name). Replicas
+// that start together on a new store bootstrap it once: the bootstrap runs under the
+// store's lock (meta.Locker). A replica whose master key is not the one that sealed the
+// store's keys refuses to start (checkMasterKey).
+
+// bootstrapLock names the store lock the bootstrap runs under.
+const bootstrapLock = "bootstrap"
 
 // Defaults of the bootstrap's management records.
 const (
@@ -56,6 +71,20 @@ func (s *Server) bootstrapPlan() (plan *graph.Bootstrap, existed bool, err error
 // file. It returns the file's path when there is one.
 func (s *Server) bootstrap(ctx context.Context, plan *graph.Bootstrap, existed bool, loginServer string) (string, error) {
 	path := bootstrapFile(s.cfg.DataDir)
+	if s.sharedStore() {
+		// Replicas starting together on a new shared store: one bootstraps it, the others
+		// wait and then find its tenant.
+		if l, ok := s.meta.(meta.Locker); ok {
+			release, err := l.Lock(ctx, bootstrapLock)
+			if err != nil {
+				return "", fmt.Errorf("bootstrap: %w", err)
+			}
+			defer release()
+		}
+		if err := s.checkMasterKey(ctx); err != nil {
+			return "", err
+		}
+	}
 	owner, err := s.identity.Bootstrap(ctx, identity.BootstrapOptions{
 		ClientID: s.cfg.BootstrapClientID, ClientSecret: s.cfg.BootstrapClientSecret})
 	switch {
@@ -67,6 +96,10 @@ func (s *Server) bootstrap(ctx context.Context, plan *graph.Bootstrap, existed b
 		// The server moved (another port or --host): the file keeps telling clients where.
 		plan.LoginServer, plan.AuthorityHost, plan.CAFile = loginServer, "https://"+loginServer+"/", s.caFile
 		return path, s.writeBootstrap(path, plan)
+	case owner == nil && s.sharedStore():
+		s.log.Warn("the shared store was bootstrapped by another replica: copy its bootstrap file here "+
+			"(with DIR/tls and DIR/keys) for the owner's credentials", slog.String("file", path))
+		return "", nil
 	case owner == nil:
 		s.log.Warn("directory already bootstrapped but its bootstrap file is gone; its owner secret cannot be shown again",
 			slog.String("file", path))
@@ -102,4 +135,35 @@ func (s *Server) writeBootstrap(path string, plan *graph.Bootstrap) error {
 // records, and b.OwnerObjectID is assigned Owner over the subscription (bootstrapRecords).
 func (s *Server) bootstrapManagement(ctx context.Context, b *graph.Bootstrap) error {
 	return s.bootstrapRecords(ctx, b)
+}
+
+// checkMasterKey fails the start of a replica whose master key does not open the signing
+// keys of the shared store: it would issue no token and accept no password. Every replica
+// must use the same DIR/keys/master.key. On a new store it creates the first keys of both
+// issuers (the identity plane's and the token service's), under the bootstrap lock: two
+// replicas creating a first key at the same moment could each find the other's not yet
+// valid at their own clock's "now".
+func (s *Server) checkMasterKey(ctx context.Context) error {
+	store, ok := s.meta.(meta.SigningKeys)
+	if !ok {
+		return nil
+	}
+	for _, k := range []struct {
+		purpose  string
+		lifetime time.Duration
+	}{
+		{identity.SigningPurpose, identity.SigningKeyLifetime},
+		{acrSigningPurpose, max(s.cfg.RefreshTokenTTL, s.cfg.AccessTokenTTL)},
+	} {
+		keys, err := signing.New(signing.Options{Store: store, MasterKey: s.masterKey, Purpose: k.purpose,
+			MaxTokenLifetime: k.lifetime, Logger: s.log})
+		if err == nil {
+			_, err = keys.JWKS(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("the master key %s does not open the signing keys of the shared metadata store "+
+				"(every replica must use a copy of the same DIR/keys): %w", filepath.Join(s.cfg.DataDir, signing.MasterKeyFile), err)
+		}
+	}
+	return nil
 }

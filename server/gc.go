@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +10,14 @@ import (
 	"os"
 
 	"github.com/cerulean-registry/cerulean/registry"
+	"github.com/cerulean-registry/cerulean/storage/meta"
 )
+
+// gcLock names the store lock a GC run holds.
+const gcLock = "gc"
+
+// ErrGCRunning: another GC run holds the shared stores' GC lock.
+var ErrGCRunning = errors.New("gc: another garbage collection is running on these stores")
 
 // GC runs one garbage collection over the stores of dataDir and writes what it removed
 // (or, with opts.DryRun, would remove) to out, one line per item and a summary. It is safe
@@ -23,8 +31,19 @@ func GC(ctx context.Context, stores Stores, opts registry.GCOptions, out io.Writ
 	if err != nil {
 		return err
 	}
+	// Runs on shared stores exclude each other across machines (two would race to delete
+	// the same blobs and report each other's work as failures). Replicas serving pushes
+	// meanwhile are safe without the lock: opts.Grace and ReleaseBlob's check protect them.
+	release := func() {}
+	if l, ok := md.(meta.Locker); ok {
+		var held bool
+		if release, held, err = l.TryLock(ctx, gcLock); err != nil || !held {
+			return errors.Join(cmp.Or(err, ErrGCRunning), md.Close())
+		}
+	}
 	rep, err := registry.New(registry.Options{Blobs: blobs, Meta: md, Logger: log}).CollectGarbage(ctx, opts)
 	writeGCReport(out, rep, opts.DryRun)
+	release() // before Close, which waits for the lock's connection
 	return errors.Join(err, md.Close())
 }
 

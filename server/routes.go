@@ -36,13 +36,17 @@ func (s *Server) routes() http.Handler {
 }
 
 // epochOnAccessWrites moves the access epoch for writes to the management plane and the
-// directory API, and passes everything else through untouched.
+// directory API, and, with a shared store, brings it up to date before data-plane
+// requests (see accessEpoch).
 func (s *Server) epochOnAccessWrites(next http.Handler) http.Handler {
 	bumping := s.epoch.bumpOnWrite(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if writesAccessRecords(r.URL.Path) {
 			bumping.ServeHTTP(w, r)
 			return
+		}
+		if syncsAccess(r.URL.Path) {
+			s.epoch.sync(r.Context()) // another replica's changes (a no-op without a shared store)
 		}
 		next.ServeHTTP(w, r)
 	})

@@ -19,8 +19,11 @@ func newGCCmd() *cobra.Command {
 		Use:   "gc",
 		Short: "Remove blobs (and, with --untagged, manifests) that nothing references",
 		Long: `Remove blobs that no manifest references and, with --untagged, manifests that no tag
-reaches. Safe while a server runs on the same data directory: blobs newer than --grace are
-kept, so pushes in progress keep theirs. Flags also read CERULEAN_<FLAG>.`,
+reaches. Safe while a server runs on the same data directory, or while replicas serve the
+same shared stores (--metadata, --blobs): blobs pushed or linked within --grace are kept, so
+pushes in progress keep theirs, and a blob is released in one transaction that re-checks
+that no manifest references it. On shared stores only one run at a time: a second exits
+with an error while the first holds the stores' GC lock. Flags also read CERULEAN_<FLAG>.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := server.Resolve(cmd.Flags(), os.LookupEnv); err != nil {

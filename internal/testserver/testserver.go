@@ -52,6 +52,7 @@ type Server struct {
 	Username, Password string
 
 	args []string // extra serve arguments, kept for Restart
+	env  []string // extra environment, kept for Restart
 	addr string   // the HTTPS listener, kept for Restart
 	proc *process // nil while stopped
 	last *process // the last process stopped or killed, for its output
@@ -62,7 +63,28 @@ type Server struct {
 // is stopped when the test ends.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
-	s := &Server{DataDir: t.TempDir(), args: args}
+	return StartWith(t, Options{Args: args})
+}
+
+// Options configure StartWith.
+type Options struct {
+	// Args are appended to the serve command line.
+	Args []string
+	// DataDir is the data directory; default: a new temporary directory. Replicas of
+	// shared stores each start on one holding copies of the first replica's DIR/tls,
+	// DIR/keys and DIR/bootstrap.json.
+	DataDir string
+	// Env is added to the process's environment (for example AZURE_STORAGE_KEY).
+	Env []string
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, o Options) *Server {
+	t.Helper()
+	s := &Server{DataDir: o.DataDir, args: o.Args, env: o.Env}
+	if s.DataDir == "" {
+		s.DataDir = t.TempDir()
+	}
 	s.start(t, "127.0.0.1:0")
 	t.Cleanup(func() {
 		if s.proc != nil {
@@ -121,12 +143,12 @@ func (s *Server) Transport() *http.Transport {
 	return tr
 }
 
-// Run runs `cerulean args...` to completion and returns its standard output; the error
-// includes standard error.
+// Run runs `cerulean args...` to completion, with the server's extra environment, and
+// returns its standard output; the error includes standard error.
 func (s *Server) Run(t testing.TB, args ...string) (stdout string, err error) {
 	t.Helper()
 	cmd := exec.Command(Binary(t), args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), s.env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -153,7 +175,7 @@ func (s *Server) start(t testing.TB, addr string) {
 		t.Fatal(err)
 	}
 	args := append([]string{"serve", "--data", s.DataDir, "--addr", addr, "--metrics-addr", "127.0.0.1:0"}, s.args...)
-	p, err := startProcess(Binary(t), args)
+	p, err := startProcess(Binary(t), args, s.env)
 	if err != nil {
 		t.Fatalf("testserver: %v", err)
 	}
@@ -294,9 +316,9 @@ func (s *Server) Output() string {
 	return ""
 }
 
-func startProcess(bin string, args []string) (*process, error) {
+func startProcess(bin string, args, env []string) (*process, error) {
 	p := &process{cmd: exec.Command(bin, args...), done: make(chan struct{})}
-	p.cmd.Env = cleanEnv()
+	p.cmd.Env = append(cleanEnv(), env...)
 	// One writer for both: exec then writes from one goroutine at a time.
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {

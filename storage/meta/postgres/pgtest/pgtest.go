@@ -126,12 +126,19 @@ func NewFrom(tb testing.TB, key string, prepare func(ctx context.Context, dsn st
 // templates it made on a server given by CERULEAN_POSTGRES_DSN), and exits.
 func Main(m *testing.M) {
 	code := m.Run()
+	Stop()
+	os.Exit(code)
+}
+
+// Stop does what Main does after the tests, for a TestMain that has more to stop: it
+// stops the server this binary started (or drops the templates it made on a server given
+// by CERULEAN_POSTGRES_DSN).
+func Stop() {
 	if srv != nil {
 		if err := srv.close(); err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
 		}
 	}
-	os.Exit(code)
 }
 
 func (s *server) create(tb testing.TB, template string) string {
