@@ -22,6 +22,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock (GC grace, upload expiry); time.Now when nil.
 	Now func() time.Time
+	// RedirectTTL, when positive and the blob store can sign URLs (blob.Redirector),
+	// answers whole-blob GETs with a 307 to a URL of the store valid this long.
+	RedirectTTL time.Duration
 	// Gate finds the registry each request addresses and admits the request. Without
 	// one the Registry serves a single open registry, DefaultRegistryID (embedding, tests).
 	Gate Gate
@@ -37,6 +40,8 @@ type Registry struct {
 	log   *slog.Logger
 	now   func() time.Time
 	gate  Gate
+	// redirectTTL: see Options.RedirectTTL.
+	redirectTTL time.Duration
 
 	uploadLocks [64]sync.Mutex // serialise requests on one upload session
 	lockSeed    maphash.Seed
@@ -45,7 +50,7 @@ type Registry struct {
 // New returns a Registry over the given stores.
 func New(opts Options) *Registry {
 	g := &Registry{blobs: opts.Blobs, meta: opts.Meta, log: opts.Logger, now: opts.Now,
-		gate: opts.Gate, lockSeed: maphash.MakeSeed()}
+		gate: opts.Gate, redirectTTL: opts.RedirectTTL, lockSeed: maphash.MakeSeed()}
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}

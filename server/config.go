@@ -22,6 +22,8 @@ type Config struct {
 	DataDir string
 	// Metadata and Blobs name shared stores (see Stores); "" keeps them in DataDir.
 	Metadata, Blobs string
+	// BlobRedirectTTL > 0 sends whole-blob GETs to short-lived URLs of an object store.
+	BlobRedirectTTL time.Duration
 	Addr            string
 	TLSCert         string
 	TLSKey          string
@@ -63,6 +65,7 @@ func (c *Config) Flags(fs *pflag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", "./data", "data `dir`ectory: blobs, metadata, TLS material")
 	fs.StringVar(&c.Metadata, "metadata", "", metadataUsage)
 	fs.StringVar(&c.Blobs, "blobs", "", blobsUsage)
+	fs.DurationVar(&c.BlobRedirectTTL, "blob-redirect-ttl", 0, "with azblob or s3 blobs, answer blob GETs with a 307 to a signed URL valid this `long` (0: serve the bytes)")
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:5443", "HTTPS listen `host:port` (port 0 picks a free port)")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "serve this certificate `file` (PEM) instead of one from the local CA")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "private key `file` (PEM) for --tls-cert")

@@ -100,7 +100,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		md.Close()
 		return nil, err
 	}
-	s.registry = registry.New(registry.Options{Blobs: blobs, Meta: md, Logger: log, Gate: s.auth})
+	s.registry = registry.New(registry.Options{Blobs: blobs, Meta: md, Logger: log, Gate: s.auth, RedirectTTL: cfg.BlobRedirectTTL})
 	if err := s.newManagement(); err != nil {
 		s.Close()
 		return nil, err
