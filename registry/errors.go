@@ -110,6 +110,10 @@ func toWire(err error) *Error {
 		return errorf(http.StatusNotFound, CodeManifestUnknown, "manifest unknown to registry")
 	case errors.Is(err, meta.ErrBlobNotFound), errors.Is(err, blob.ErrNotFound):
 		return errorf(http.StatusNotFound, CodeBlobUnknown, "blob unknown to registry")
+	case errors.Is(err, meta.ErrBlobBeingDeleted):
+		e := errorf(http.StatusServiceUnavailable, CodeUnknown, "the blob was being garbage-collected; push it again")
+		e.header = http.Header{"Retry-After": {"1"}}
+		return e
 	case errors.Is(err, blob.ErrUploadNotFound):
 		return errorf(http.StatusNotFound, CodeBlobUploadUnknown, "blob upload unknown to registry")
 	}

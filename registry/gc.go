@@ -103,6 +103,9 @@ func (g *Registry) collectBlob(ctx context.Context, b blob.Info, cutoff time.Tim
 	if err != nil || !released {
 		return false, err
 	}
+	// Until EndRelease, links of this digest are refused, and a push that committed the same
+	// bytes meanwhile finds them gone after linking (see link): nothing acknowledged is lost.
+	defer func() { _ = g.meta.EndRelease(context.WithoutCancel(ctx), b.Digest) }()
 	// A push of the same bytes after the release refreshes the blob's time: spare it.
 	if cur, err := g.blobs.Stat(ctx, b.Digest); err != nil || !cur.ModTime.Before(cutoff) {
 		return false, nil

@@ -90,10 +90,12 @@ func (g *Registry) mount(w http.ResponseWriter, r *http.Request, name, mount, fr
 	} else if err != nil {
 		return false, err
 	}
-	if err := g.meta.LinkBlob(r.Context(), repoOf(r.Context(), name), d, size); err != nil {
+	if err := g.link(w, r, name, d, size); err != nil {
+		if errors.Is(err, meta.ErrBlobBeingDeleted) {
+			return false, nil // garbage collection is taking the source's bytes: upload afresh
+		}
 		return false, err
 	}
-	blobCreated(w, name, d)
 	return true, nil
 }
 
@@ -209,9 +211,19 @@ func (g *Registry) commit(w http.ResponseWriter, r *http.Request, name string, u
 	return g.link(w, r, name, d, info.Size)
 }
 
-// link records a committed blob in the repository and answers 201.
+// link records a committed blob in the repository and answers 201. The bytes are checked
+// once more after the link: garbage collection may have deleted a blob whose time this push
+// refreshed just before the link, and then the push must not be acknowledged (the client
+// pushes again; the collector refuses links while it deletes, see meta.ReleaseBlob).
 func (g *Registry) link(w http.ResponseWriter, r *http.Request, name string, d digest.Digest, size int64) error {
-	if err := g.meta.LinkBlob(r.Context(), repoOf(r.Context(), name), d, size); err != nil {
+	err := g.meta.LinkBlob(r.Context(), repoOf(r.Context(), name), d, size)
+	if err == nil {
+		if _, serr := g.blobs.Stat(r.Context(), d); errors.Is(serr, blob.ErrNotFound) {
+			_ = g.meta.UnlinkBlob(r.Context(), repoOf(r.Context(), name), d)
+			err = meta.ErrBlobBeingDeleted
+		}
+	}
+	if err != nil {
 		return err
 	}
 	blobCreated(w, name, d)

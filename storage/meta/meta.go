@@ -28,7 +28,13 @@ var (
 	ErrTagNotFound = errors.New("meta: tag not found")
 	// ErrBlobNotFound: the blob is not linked into that repository.
 	ErrBlobNotFound = errors.New("meta: blob not linked in repository")
+	// ErrBlobBeingDeleted: garbage collection is deleting the blob's bytes; push it again.
+	ErrBlobBeingDeleted = errors.New("meta: blob is being garbage-collected")
 )
+
+// DeletionMarkTTL is how long ReleaseBlob's mark refuses new links of a blob whose
+// collector never called EndRelease (it died between release and delete).
+const DeletionMarkTTL = time.Minute
 
 // MissingReferencesError: a manifest names blobs or child manifests that the repository
 // does not hold. Nothing was stored.
@@ -170,8 +176,12 @@ type Store interface {
 	// or after cutoff.
 	BlobInUse(ctx context.Context, d digest.Digest, cutoff time.Time) (bool, error)
 	// ReleaseBlob removes every repository link to d, in one transaction, unless d is in use
-	// (as BlobInUse says); it reports whether it released the blob.
+	// (as BlobInUse says); it reports whether it released the blob. A released blob is
+	// marked as being deleted: LinkBlob refuses d with ErrBlobBeingDeleted until EndRelease
+	// (or until the mark is DeletionMarkTTL old, should the collector die midway).
 	ReleaseBlob(ctx context.Context, d digest.Digest, cutoff time.Time) (bool, error)
+	// EndRelease removes the mark ReleaseBlob set, once the bytes are gone or kept.
+	EndRelease(ctx context.Context, d digest.Digest) error
 
 	// Close releases the backend.
 	Close() error

@@ -1,6 +1,7 @@
 package metatest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -192,5 +193,33 @@ func checkBlobInUseAndRelease(t *testing.T, s *store, d digest.Digest, cutoff ti
 		} else {
 			wantErr(t, "BlobSize after ReleaseBlob in "+r.Name, err, meta.ErrBlobNotFound)
 		}
+	}
+}
+
+// testReleaseMarksDeletion: between ReleaseBlob and EndRelease a blob cannot be linked
+// again, so no push is acknowledged for bytes garbage collection is deleting.
+func testReleaseMarksDeletion(t *testing.T, newStore func(*testing.T) *store) {
+	s := newStore(t)
+	ctx := t.Context()
+	repo := repoIn(registryID(t))
+	x, y := blob("x"), blob("y")
+	s.link(repo("a"), x, y)
+	if released, err := s.ReleaseBlob(ctx, x, time.Now().Add(time.Hour)); err != nil || !released {
+		t.Fatalf("ReleaseBlob = %v, %v; want released", released, err)
+	}
+	if err := s.LinkBlob(ctx, repo("b"), x, blobSize(x)); !errors.Is(err, meta.ErrBlobBeingDeleted) {
+		t.Errorf("LinkBlob of a blob being deleted = %v, want ErrBlobBeingDeleted", err)
+	}
+	if err := s.LinkBlob(ctx, repo("b"), y, blobSize(y)); err != nil {
+		t.Errorf("LinkBlob of another blob: %v", err)
+	}
+	if err := s.EndRelease(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.LinkBlob(ctx, repo("b"), x, blobSize(x)); err != nil {
+		t.Errorf("LinkBlob after EndRelease: %v", err)
+	}
+	if err := s.EndRelease(ctx, x); err != nil {
+		t.Errorf("EndRelease without a mark: %v", err)
 	}
 }

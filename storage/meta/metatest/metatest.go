@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) meta.Store) {
 		{"Blobs", testBlobs},
 		{"LinkRefreshesGrace", testLinkRefreshesGrace},
 		{"BlobInUseAndRelease", testBlobInUseAndRelease},
+		{"ReleaseMarksDeletion", testReleaseMarksDeletion},
 		{"NotFound", testNotFound},
 		{"PutAndGet", testPutAndGet},
 		{"IdempotentRepush", testIdempotentRepush},

@@ -26,6 +26,17 @@ const blobInUseSQL = `SELECT EXISTS (SELECT 1 FROM manifest_references WHERE ref
 func (s *Store) LinkBlob(ctx context.Context, repo meta.Repo, d digest.Digest, size int64) error {
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		now := time.Now().UnixNano()
+		if err := lockDigest(ctx, tx, d); err != nil {
+			return err
+		}
+		var deleting bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM blob_deletions WHERE digest = $1 AND started_at > $2)`,
+			string(d), now-int64(meta.DeletionMarkTTL)).Scan(&deleting); err != nil {
+			return err
+		}
+		if deleting {
+			return meta.ErrBlobBeingDeleted
+		}
 		repoID, err := ensureRepository(ctx, tx, repo, now)
 		if err != nil {
 			return err
@@ -90,6 +101,9 @@ func (s *Store) ReleaseBlob(ctx context.Context, d digest.Digest, cutoff time.Ti
 	var released bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		released = false
+		if err := lockDigest(ctx, tx, d); err != nil {
+			return err
+		}
 		repos, err := queryAll[int64](tx.Query(ctx, `SELECT repo_id FROM repository_blobs WHERE digest = $1
 			ORDER BY repo_id FOR UPDATE`, string(d)))
 		if err != nil {
@@ -103,6 +117,10 @@ func (s *Store) ReleaseBlob(ctx context.Context, d digest.Digest, cutoff time.Ti
 			string(d), repos); err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `INSERT INTO blob_deletions (digest, started_at) VALUES ($1, $2)
+			ON CONFLICT (digest) DO UPDATE SET started_at = excluded.started_at`, string(d), time.Now().UnixNano()); err != nil {
+			return err
+		}
 		released = true
 		return nil
 	})
@@ -110,6 +128,22 @@ func (s *Store) ReleaseBlob(ctx context.Context, d digest.Digest, cutoff time.Ti
 		return false, fmt.Errorf("postgres: release blob %s: %w", d, err)
 	}
 	return released, nil
+}
+
+// EndRelease removes the deletion mark of d.
+func (s *Store) EndRelease(ctx context.Context, d digest.Digest) error {
+	if _, err := s.pool.Exec(ctx, `DELETE FROM blob_deletions WHERE digest = $1`, string(d)); err != nil {
+		return fmt.Errorf("postgres: end release %s: %w", d, err)
+	}
+	return nil
+}
+
+// lockDigest serialises, per digest, the transactions that link a blob with the one that
+// releases it for deletion: without it a link committed between the release's check and
+// its mark would be acknowledged for bytes about to be deleted.
+func lockDigest(ctx context.Context, tx pgx.Tx, d digest.Digest) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, "blob "+string(d))
+	return err
 }
 
 // toNanos is t as unix nanoseconds, clamped because time.UnixNano is undefined outside

@@ -26,6 +26,14 @@ const blobInUseSQL = `SELECT EXISTS (SELECT 1 FROM manifest_references WHERE ref
 func (s *Store) LinkBlob(ctx context.Context, repo meta.Repo, d digest.Digest, size int64) error {
 	err := inTx(ctx, s.w, func(tx *sql.Tx) error {
 		now := time.Now().UnixNano()
+		var deleting bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM blob_deletions WHERE digest = ? AND started_at > ?)`,
+			d, now-int64(meta.DeletionMarkTTL)).Scan(&deleting); err != nil {
+			return err
+		}
+		if deleting {
+			return meta.ErrBlobBeingDeleted
+		}
 		repoID, err := ensureRepository(ctx, tx, repo, now)
 		if err != nil {
 			return err
@@ -95,6 +103,10 @@ func (s *Store) ReleaseBlob(ctx context.Context, d digest.Digest, cutoff time.Ti
 		if _, err := tx.ExecContext(ctx, `DELETE FROM repository_blobs WHERE digest = ?`, d); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO blob_deletions (digest, started_at) VALUES (?, ?)
+			ON CONFLICT (digest) DO UPDATE SET started_at = excluded.started_at`, d, time.Now().UnixNano()); err != nil {
+			return err
+		}
 		released = true
 		return nil
 	})
@@ -102,6 +114,14 @@ func (s *Store) ReleaseBlob(ctx context.Context, d digest.Digest, cutoff time.Ti
 		return false, fmt.Errorf("sqlite: release blob %s: %w", d, err)
 	}
 	return released, nil
+}
+
+// EndRelease removes the deletion mark of d.
+func (s *Store) EndRelease(ctx context.Context, d digest.Digest) error {
+	if _, err := s.w.ExecContext(ctx, `DELETE FROM blob_deletions WHERE digest = ?`, d); err != nil {
+		return fmt.Errorf("sqlite: end release %s: %w", d, err)
+	}
+	return nil
 }
 
 // toNanos is t as unix nanoseconds, clamped because time.UnixNano is undefined outside

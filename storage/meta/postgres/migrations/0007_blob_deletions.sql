@@ -1,0 +1,6 @@
+-- A blob GC is deleting: between releasing its links and deleting its bytes, a new link
+-- of the same digest is refused, so a push cannot be acknowledged for bytes about to go.
+CREATE TABLE blob_deletions (
+    digest     text   COLLATE "C" NOT NULL PRIMARY KEY,
+    started_at bigint NOT NULL
+);
