@@ -45,7 +45,7 @@ type hotStatements struct {
 func Open(path string) (*Store, error) {
 	w, err := openDB(path, url.Values{
 		"_txlock": {"immediate"},
-		"_pragma": {busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)"},
+		"_pragma": {busyTimeout, "foreign_keys(1)", "journal_mode(WAL)", "synchronous(FULL)", "cache_size(-1024)"},
 	})
 	if err != nil {
 		return nil, err
@@ -59,9 +59,10 @@ func Open(path string) (*Store, error) {
 		return nil, err
 	}
 
-	// Readers keep a 1 MiB page cache each (SQLite's default is 2 MB): the hot reads touch
-	// a few index pages, the OS caches the file anyway, and the pool's total stays small.
-	r, err := openDB(path, url.Values{"mode": {"ro"}, "_pragma": {busyTimeout, "cache_size(-1024)"}})
+	// Readers keep a 512 KiB page cache each and the writer 1 MiB (SQLite's default is 2 MB
+	// each): the hot reads touch a few index pages, the OS caches the file anyway, and the
+	// connections' total stays small.
+	r, err := openDB(path, url.Values{"mode": {"ro"}, "_pragma": {busyTimeout, "cache_size(-512)"}})
 	if err != nil {
 		w.Close()
 		return nil, err
