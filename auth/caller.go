@@ -136,7 +136,7 @@ func (s *Service) entraCaller(ctx context.Context, reg *meta.Registry, tenantID,
 		return Caller{}, err
 	}
 	assigned, err := s.store.RoleAssignments(ctx, meta.RoleAssignmentQuery{
-		AtScopes: registryScopes(reg), PrincipalIDs: []string{objectID},
+		AtScopes: reg.Scopes(), PrincipalIDs: []string{objectID},
 	})
 	if err != nil {
 		return Caller{}, err

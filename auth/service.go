@@ -126,17 +126,3 @@ func Settings(reg *meta.Registry) access.RegistrySettings {
 		RoleAssignmentMode:   access.RoleAssignmentMode(reg.Settings.RoleAssignmentMode),
 	}
 }
-
-// registryScopes are the ARM scopes whose role assignments reach reg: the registry, its
-// resource group, its subscription and the root.
-func registryScopes(reg *meta.Registry) []string {
-	sub := "/subscriptions/" + reg.Subscription
-	rg := sub + "/resourceGroups/" + reg.ResourceGroup
-	return []string{RegistryResourceID(reg), rg, sub, "/"}
-}
-
-// RegistryResourceID is the ARM id of a registry.
-func RegistryResourceID(reg *meta.Registry) string {
-	return "/subscriptions/" + reg.Subscription + "/resourceGroups/" + reg.ResourceGroup +
-		"/providers/Microsoft.ContainerRegistry/registries/" + reg.Name
-}
