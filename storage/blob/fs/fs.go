@@ -44,10 +44,12 @@ const (
 
 // Copy buffers: large writes keep write and hash calls few, and the pools spare an upload
 // one allocation per request. A body starts in a small buffer and moves to large ones only
-// if it outgrows it, so many concurrent small pushes do not hold a megabyte each.
+// if it outgrows it, so many concurrent small pushes do not hold the large size each. An
+// upload has up to three large buffers in flight (being filled, queued, being written);
+// 256 KiB pieces push as fast as 1 MiB ones (bench) with a quarter of the memory.
 const (
 	smallBuf = 64 << 10
-	largeBuf = 1 << 20
+	largeBuf = 256 << 10
 )
 
 var (
