@@ -47,8 +47,10 @@ type AuditLogOptions struct {
 }
 
 // AuditLog is the Auditor that keeps the audit trail in a store, off the request path:
-// Record puts the event into a bounded channel and returns; one goroutine takes events
-// from it in batches and appends each batch in one transaction, and prunes by age.
+// Record appends the event to a bounded queue and returns; one goroutine takes the queue
+// in batches and appends each batch in one transaction, and prunes by age. The queue
+// holds memory for the events actually waiting, not for the whole bound: a server that
+// keeps up spends a batch's worth, one that falls behind grows it up to Buffer.
 //
 // Drop policy: when the buffer is full (the store has been slower than the requests for
 // a while) Record drops the event rather than wait or grow without bound. Blocking would
@@ -61,7 +63,13 @@ type AuditLogOptions struct {
 // Close writes what is buffered; call it once requests have stopped (graceful shutdown).
 type AuditLog struct {
 	opts AuditLogOptions
-	ch   chan Event
+
+	// Events wait in queue, or taken from it by the writer; together at most Buffer.
+	mu     sync.Mutex
+	queue  []Event
+	taken  int           // taken by the writer, not yet handed to the store
+	closed bool          // by Close: Record drops
+	wake   chan struct{} // the queue holds a batch (capacity 1)
 
 	// ctx bounds every store call; Close cancels it when its own context ends first.
 	ctx    context.Context
@@ -69,7 +77,6 @@ type AuditLog struct {
 
 	stop      chan struct{} // closed by Close
 	done      chan struct{} // closed when the goroutine has returned
-	closed    atomic.Bool
 	closeOnce sync.Once
 	lastErr   error // the store's last refusal; written by the goroutine, read after done
 
@@ -101,7 +108,7 @@ func NewAuditLog(opts AuditLogOptions) *AuditLog {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &AuditLog{opts: opts, ch: make(chan Event, opts.Buffer), stop: make(chan struct{}), done: make(chan struct{})}
+	a := &AuditLog{opts: opts, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	go a.run()
 	return a
@@ -110,14 +117,20 @@ func NewAuditLog(opts AuditLogOptions) *AuditLog {
 // Record queues e for writing and never blocks: when the buffer is full, or the log is
 // closed, e is dropped and counted.
 func (a *AuditLog) Record(e Event) {
-	if a.closed.Load() {
+	a.mu.Lock()
+	if a.closed || len(a.queue)+a.taken >= a.opts.Buffer {
+		a.mu.Unlock()
 		a.dropped.Add(1)
 		return
 	}
-	select {
-	case a.ch <- e:
-	default:
-		a.dropped.Add(1)
+	a.queue = append(a.queue, e)
+	batch := len(a.queue) >= a.opts.BatchSize
+	a.mu.Unlock()
+	if batch {
+		select {
+		case a.wake <- struct{}{}:
+		default: // the writer is already woken
+		}
 	}
 }
 
@@ -136,7 +149,9 @@ func (a *AuditLog) Failed() uint64 { return a.failed.Load() }
 func (a *AuditLog) Close(ctx context.Context) error {
 	failed := a.failed.Load()
 	a.closeOnce.Do(func() {
-		a.closed.Store(true)
+		a.mu.Lock()
+		a.closed = true
+		a.mu.Unlock()
 		close(a.stop)
 	})
 	select {
@@ -158,22 +173,20 @@ func (a *AuditLog) run() {
 	defer flush.Stop()
 	prune := time.NewTicker(a.opts.PruneEvery)
 	defer prune.Stop()
-	w := auditWriter{log: a, batch: make([]meta.AuditEvent, 0, a.opts.BatchSize)}
+	w := auditWriter{log: a}
 	w.prune()
 	for {
 		select {
-		case e := <-a.ch:
-			w.add(e)
-			if len(w.batch) >= a.opts.BatchSize {
-				w.flush()
-			}
+		case <-a.wake:
+			w.writeQueued(false)
 		case <-flush.C:
-			w.flush()
+			w.writeQueued(true)
 			w.warn(false)
 		case <-prune.C:
 			w.prune()
 		case <-a.stop:
-			w.drain()
+			w.writeQueued(true) // Record drops from now on: these are the last events
+			w.warn(true)
 			return
 		}
 	}
@@ -182,24 +195,55 @@ func (a *AuditLog) run() {
 // auditWriter is the goroutine's state.
 type auditWriter struct {
 	log   *AuditLog
+	spare []Event // the queue's other half, swapped in when the writer takes the queue
 	batch []meta.AuditEvent
 
 	lastWarn              time.Time
 	warnedDrop, warnedErr uint64 // Dropped and Failed as of the last warning
 }
 
-func (w *auditWriter) add(e Event) {
-	w.batch = append(w.batch, meta.AuditEvent{
-		Time: e.Time, Registry: e.Registry, Principal: e.Principal, Repository: e.Repository,
-		Action: e.Action, Allowed: e.Allowed, Client: e.Client, RequestID: e.RequestID,
-	})
+// writeQueued writes the queued events in batches of BatchSize, and a last, partial
+// batch only when all (the flush interval has passed, or the log is closing); otherwise
+// the partial batch goes back to the head of the queue.
+func (w *auditWriter) writeQueued(all bool) {
+	a := w.log
+	a.mu.Lock()
+	events := a.queue
+	a.queue, a.taken = w.spare, len(events)
+	a.mu.Unlock()
+	n := len(events)
+	if !all {
+		n -= n % a.opts.BatchSize
+	}
+	for rest := events[:n]; len(rest) > 0; {
+		k := min(len(rest), a.opts.BatchSize)
+		for _, e := range rest[:k] {
+			w.batch = append(w.batch, meta.AuditEvent{
+				Time: e.Time, Registry: e.Registry, Principal: e.Principal, Repository: e.Repository,
+				Action: e.Action, Allowed: e.Allowed, Client: e.Client, RequestID: e.RequestID,
+			})
+		}
+		a.mu.Lock()
+		a.taken -= k // in the store's hands: no longer waiting
+		a.mu.Unlock()
+		w.flush()
+		rest = rest[k:]
+	}
+	left := copy(events, events[n:])
+	clear(events[left:]) // drop the strings for the collector
+	a.mu.Lock()
+	events = append(events[:left], a.queue...) // what came meanwhile queues behind
+	w.spare, a.queue, a.taken = a.queue, events, 0
+	a.mu.Unlock()
+	clear(w.spare)
+	if cap(w.spare) > 2*a.opts.BatchSize {
+		w.spare = nil // a burst's backlog is not kept: the next one grows the queue again
+	}
+	w.spare = w.spare[:0]
 }
 
-// flush writes the batch, if any, in one call.
+// flush writes the batch in one call.
 func (w *auditWriter) flush() {
-	if len(w.batch) == 0 {
-		return
-	}
 	a := w.log
 	n := uint64(len(w.batch))
 	if err := a.opts.Store.AppendAudit(a.ctx, w.batch); err != nil {
@@ -246,22 +290,4 @@ func (w *auditWriter) prune() {
 	case n > 0:
 		a.opts.Logger.Info("audit: pruned events", slog.Int("count", n), slog.Duration("retention", a.opts.Retention))
 	}
-}
-
-// drain writes what is buffered once Close was called.
-func (w *auditWriter) drain() {
-	a := w.log
-	for empty := false; !empty; {
-		select {
-		case e := <-a.ch:
-			w.add(e)
-			if len(w.batch) >= a.opts.BatchSize {
-				w.flush()
-			}
-		default:
-			empty = true
-		}
-	}
-	w.flush()
-	w.warn(true)
 }

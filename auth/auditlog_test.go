@@ -161,6 +161,36 @@ func TestAuditLogCloseFlushes(t *testing.T) {
 	closeLog(t, a) // idempotent
 }
 
+// TestAuditLogKeepsOrder: events reach the store in the order recorded, across full
+// batches, partial ones put back behind a batch in progress, and timer flushes.
+func TestAuditLogKeepsOrder(t *testing.T) {
+	t.Parallel()
+	store := &fakeAuditStore{}
+	a := NewAuditLog(AuditLogOptions{Store: store, BatchSize: 7, FlushEvery: time.Millisecond})
+	const n = 2000
+	for i := range n {
+		a.Record(numbered(i))
+		if i%300 == 0 {
+			time.Sleep(2 * time.Millisecond) // let a timer flush write a partial batch
+		}
+	}
+	closeLog(t, a)
+	got := store.events()
+	if len(got) != n || a.Written() != n || a.Dropped() != 0 {
+		t.Fatalf("store holds %d, written %d, dropped %d; want %d, %d, 0", len(got), a.Written(), a.Dropped(), n, n)
+	}
+	for i, e := range got {
+		if want := fmt.Sprint("req-", i); e.RequestID != want {
+			t.Fatalf("event %d is %s, want %s", i, e.RequestID, want)
+		}
+	}
+	for _, size := range store.sizes() {
+		if size > 7 {
+			t.Fatalf("a batch of %d, over BatchSize 7", size)
+		}
+	}
+}
+
 // TestAuditLogNeverBlocks: with the store stuck, Record returns at once, drops what does
 // not fit and counts it; once the store recovers every event is either written or counted.
 func TestAuditLogNeverBlocks(t *testing.T) {
