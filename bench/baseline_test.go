@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cerulean-registry/cerulean/internal/testserver"
 )
 
 func TestWriteDurably(t *testing.T) {
@@ -32,7 +34,7 @@ func TestFileServerFetch(t *testing.T) {
 	if err := os.WriteFile(b.path(manifestFile), img.manifest, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fs, err := startFileServer(dir)
+	fs, err := startFileServer(testserver.Binary(t), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

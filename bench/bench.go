@@ -20,6 +20,7 @@ package bench
 
 import (
 	"context"
+	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"io"
@@ -77,8 +78,23 @@ func (o Options) settings() Settings {
 	return Settings{
 		BigBlobBytes: o.BigBlob, SmallImages: o.SmallImages, Concurrency: o.Concurrency,
 		ManifestConns: o.ManifestConns, ManifestDuration: o.ManifestDuration, Tags: o.Tags,
-		Rounds: o.Rounds,
+		Rounds: o.Rounds, Build: describeBuild(o.Binary),
 	}
+}
+
+// describeBuild says how the binary was built, from the build information Go embeds.
+func describeBuild(binary string) string {
+	info, err := buildinfo.ReadFile(binary)
+	if err != nil {
+		return "unknown build (" + err.Error() + ")"
+	}
+	link := "static (CGO_ENABLED=0)"
+	for _, s := range info.Settings {
+		if s.Key == "CGO_ENABLED" && s.Value == "1" {
+			link = "cgo, dynamically linked"
+		}
+	}
+	return info.GoVersion + ", " + link
 }
 
 // Run starts the server under test, runs every measurement in turn, printing each round's
@@ -122,7 +138,7 @@ func (r *runner) run(ctx context.Context) (err error) {
 	if err := os.MkdirAll(r.base.path("/images"), 0o755); err != nil {
 		return err
 	}
-	if r.files, err = startFileServer(r.base.dir); err != nil {
+	if r.files, err = startFileServer(r.opts.Binary, r.base.dir); err != nil {
 		return err
 	}
 	defer r.files.close()

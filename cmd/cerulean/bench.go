@@ -58,5 +58,24 @@ memory. Exits non-zero when the peak RSS exceeds 50 MB.`,
 	f.IntVar(&opts.Rounds, "rounds", 3, "rounds of every measurement, each of the baseline and then Cerulean; figures are their medians (the server keeps 2 × rounds big blobs)")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the scratch directory (server data and log)")
 	f.BoolVar(&asJSON, "json", false, "also print the report as JSON")
+	cmd.AddCommand(newBenchFilesCmd())
+	return cmd
+}
+
+// newBenchFilesCmd is the pull baseline's file server, which the bench starts as a
+// process of its own.
+func newBenchFilesCmd() *cobra.Command {
+	var dir string
+	cmd := &cobra.Command{
+		Use:    "files",
+		Short:  "Serve a directory with Go's file server over TLS (the bench's pull baseline)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return bench.ServeFiles(cmd.Context(), dir, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "`directory` to serve")
+	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }
