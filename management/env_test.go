@@ -19,6 +19,7 @@ import (
 
 	"github.com/cerulean-registry/cerulean/management"
 	"github.com/cerulean-registry/cerulean/signing"
+	"github.com/cerulean-registry/cerulean/storage/meta"
 	"github.com/cerulean-registry/cerulean/storage/meta/sqlite"
 )
 
@@ -77,6 +78,10 @@ func newEnv(t *testing.T) *env {
 	e.svc, err = management.New(management.Options{Store: store, Verifier: fakeVerifier{}, Sealer: key,
 		RegistryDomain: "localhost", Port: func() string { return "5443" }})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The identity plane's bootstrap creates the tenant; the management plane lists it.
+	if err := store.CreateTenant(t.Context(), &meta.Tenant{ID: tenant, DisplayName: "Cerulean", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.svc.Bootstrap(t.Context(), management.Bootstrap{TenantID: tenant, SubscriptionID: subID,

@@ -15,6 +15,33 @@ import (
 // registry by listing the subscription's resources of type
 // Microsoft.ContainerRegistry/registries (acr-protocol.md §4.5, §8).
 
+// tenantJSON is a TenantIdDescription of Microsoft.Resources. Cerulean's directory has no
+// domains or country.
+type tenantJSON struct {
+	ID             string   `json:"id"`
+	TenantID       string   `json:"tenantId"`
+	TenantCategory string   `json:"tenantCategory"`
+	DisplayName    string   `json:"displayName"`
+	Domains        []string `json:"domains"`
+	TenantType     string   `json:"tenantType"`
+}
+
+func toTenantJSON(t *meta.Tenant) tenantJSON {
+	return tenantJSON{ID: "/tenants/" + t.ID, TenantID: t.ID, TenantCategory: "Home", DisplayName: t.DisplayName,
+		Domains: []string{}, TenantType: "AAD"}
+}
+
+// listTenants lists the tenants the caller can sign in to: its home tenant, as Azure
+// lists it for an account without guest memberships. `az login` without --tenant walks
+// this list for subscriptions.
+func (s *Service) listTenants(ctx context.Context, c *call) (*reply, error) {
+	t, err := s.store.Tenant(ctx, c.caller.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	return ok(list([]tenantJSON{toTenantJSON(t)}))
+}
+
 type subscriptionJSON struct {
 	ID                   string            `json:"id"`
 	AuthorizationSource  string            `json:"authorizationSource"`

@@ -1,6 +1,7 @@
 package management_test
 
 import (
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -12,7 +13,7 @@ import (
 func decodeNames(t *testing.T, resp *http.Response) []string {
 	t.Helper()
 	var body struct {
-		Value []struct{ Name, ID, SubscriptionID string }
+		Value []struct{ Name, ID, SubscriptionID, TenantID string }
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatalf("decode: %v", err)
@@ -21,7 +22,7 @@ func decodeNames(t *testing.T, resp *http.Response) []string {
 	for _, v := range body.Value {
 		n := v.Name
 		if n == "" {
-			n = v.SubscriptionID
+			n = cmp.Or(v.SubscriptionID, v.TenantID)
 		}
 		names = append(names, n)
 	}
@@ -40,6 +41,8 @@ func TestResourcesPlane(t *testing.T) {
 		list                            bool     // the answer is an ARM list
 		names                           []string // of its items
 	}{
+		{"home tenant (az login without --tenant)", "GET", "/tenants?api-version=2019-11-01", as(puller), "", 200, true, []string{tenant}},
+		{"tenants need a token", "GET", "/tenants?api-version=2019-11-01", "", "", 401, false, nil},
 		{"subscriptions (az login)", "GET", "/subscriptions?api-version=2019-11-01", as(owner), "", 200, true, []string{subID}},
 		{"no subscriptions without a role", "GET", "/subscriptions?api-version=2019-11-01", as(puller), "", 200, true, nil},
 		{"subscription", "GET", sub + "?api-version=2022-12-01", as(owner), "", 200, false, nil},

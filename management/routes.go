@@ -101,6 +101,7 @@ func (s *Service) routes() []*route {
 	rs := []*route{
 		{method: "GET", pattern: "/metadata/endpoints", h: s.metadataEndpoints, anonymous: true},
 
+		{method: "GET", pattern: "/tenants", h: s.listTenants},
 		{method: "GET", pattern: "/subscriptions", h: s.listSubscriptions},
 		{method: "GET", pattern: sub, h: s.getSubscription},
 		{method: "GET", pattern: sub + "/resources", h: s.listResources},
@@ -222,7 +223,7 @@ func Owns(path string) bool {
 		return false
 	}
 	switch strings.ToLower(segs[0]) {
-	case "subscriptions", "providers":
+	case "subscriptions", "providers", "tenants":
 		return true
 	case "metadata":
 		return len(segs) == 2 && strings.EqualFold(segs[1], "endpoints")

@@ -16,6 +16,8 @@ import (
 // the content deletion that a registry's deletion needs.
 type Store interface {
 	meta.Management
+	// Tenant returns a tenant, for GET /tenants (meta.Tenants).
+	Tenant(ctx context.Context, id string) (*meta.Tenant, error)
 	// DeleteRegistry removes every repository of a registry (meta.Store).
 	DeleteRegistry(ctx context.Context, registry string) error
 }

@@ -20,7 +20,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // TestWireJSON pins the JSON of each resource against golden files, which were checked
 // field by field against the 2025-11-01 spec examples (RegistryGet.json, ScopeMapGet.json,
-// TokenGet.json, RegistryGenerateCredentials.json) and Microsoft.Authorization 2022-04-01.
+// TokenGet.json, RegistryGenerateCredentials.json), Microsoft.Authorization 2022-04-01 and
+// Microsoft.Resources' TenantIdDescription (GET /tenants, 2019-11-01 and later).
 func TestWireJSON(t *testing.T) {
 	at := time.Date(2026, 11, 21, 21, 38, 26, 153786100, time.UTC)
 	ch := meta.Change{At: at, By: "0000000a-0000-4000-8000-000000000001", ByType: "Application"}
@@ -38,6 +39,7 @@ func TestWireJSON(t *testing.T) {
 		v    any
 	}{
 		{"registry", toRegistryJSON(r)},
+		{"tenant", toTenantJSON(&meta.Tenant{ID: "72f988bf-86f1-41af-91ab-2d7cd011db47", DisplayName: "Contoso"})},
 		{"scopemap", toScopeMapJSON(reg, &meta.ScopeMap{Name: "myScopeMap", Description: "Developer Scopes",
 			Actions: []string{"repositories/myrepository/content/write", "repositories/myrepository/content/delete"}, Created: ch, Updated: ch})},
 		{"token", toTokenJSON(reg, tok, nil)},

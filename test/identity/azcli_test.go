@@ -90,6 +90,24 @@ func TestAzureCLI(t *testing.T) {
 		az("logout")
 	})
 
+	// Without --tenant az signs in through the authority's common tenant, lists the
+	// account's tenants (the management plane's GET /tenants) and looks for
+	// subscriptions in each.
+	t.Run("user password, no tenant", func(t *testing.T) {
+		az("login", "-u", "ann@example.com", "-p", "correct horse battery", "--allow-no-subscriptions")
+		var account struct {
+			TenantID string `json:"tenantId"`
+		}
+		if err := json.Unmarshal([]byte(az("account", "show")), &account); err != nil {
+			t.Fatal(err)
+		}
+		if account.TenantID != f.boot.TenantID {
+			t.Errorf("account in tenant %q, want %q", account.TenantID, f.boot.TenantID)
+		}
+		tokens(t, user.ID)
+		az("logout")
+	})
+
 	t.Run("device code", func(t *testing.T) {
 		cmd := exec.CommandContext(ctx, "az", "login", "--use-device-code", "--tenant", "adfs", "--allow-no-subscriptions")
 		cmd.Env = env
