@@ -54,6 +54,7 @@ import (
 
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/blob/internal/remote"
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 // Defaults of Options.
@@ -175,7 +176,7 @@ func (s *Store) CreateContainer(ctx context.Context) error {
 // blobName maps a digest to its blob name. Only digests the store can verify have a
 // name, so a crafted digest never names a session or another prefix's blob.
 func (s *Store) blobName(d digest.Digest) (string, error) {
-	if remote.CheckDigest(d) != nil {
+	if sessions.CheckDigest(d) != nil {
 		return "", blob.ErrNotFound
 	}
 	return s.prefix + "blobs/" + string(d.Algorithm()) + "/" + d.Encoded(), nil

@@ -24,7 +24,7 @@ import (
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/blob/azblob/azuritetest"
 	"github.com/cerulean-registry/cerulean/storage/blob/blobtest"
-	"github.com/cerulean-registry/cerulean/storage/blob/internal/remote"
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 func TestMain(m *testing.M) {
@@ -333,7 +333,7 @@ func names(t *testing.T, s *Store) []string {
 func TestBrokenSessionRemoved(t *testing.T) {
 	s := freshStore(t)
 	ctx := t.Context()
-	id := remote.NewID()
+	id := sessions.NewID()
 	bad := "x"
 	if _, err := s.blockBlob(s.uploadName(id)).CommitBlockList(ctx, nil, &blockblob.CommitBlockListOptions{Metadata: map[string]*string{"size": &bad}}); err != nil {
 		t.Fatal(err)

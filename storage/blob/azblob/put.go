@@ -10,6 +10,7 @@ import (
 
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/blob/internal/remote"
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 // Put implements blob.Putter. The body is staged as blocks of the final blob, hashed as
@@ -25,7 +26,7 @@ func (s *Store) Put(ctx context.Context, want digest.Digest, r io.Reader) (blob.
 }
 
 func (s *Store) put(ctx context.Context, want digest.Digest, r io.Reader) (blob.Info, error) {
-	if err := remote.CheckDigest(want); err != nil {
+	if err := sessions.CheckDigest(want); err != nil {
 		return blob.Info{}, err
 	}
 	name, err := s.blobName(want)
@@ -33,7 +34,7 @@ func (s *Store) put(ctx context.Context, want digest.Digest, r io.Reader) (blob.
 		return blob.Info{}, err
 	}
 	bb := s.blockBlob(name)
-	h := remote.NewHash(want.Algorithm())
+	h := sessions.NewHash(want.Algorithm())
 	nonce := remote.NewNonce()
 	n, err := s.pieces.Upload(ctx, r, nil, h, stage(bb, nonce))
 	if err != nil {

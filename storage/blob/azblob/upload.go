@@ -25,6 +25,7 @@ import (
 
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/blob/internal/remote"
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 // Metadata names of a session blob's state. The service compares names without regard
@@ -78,7 +79,7 @@ func parseState(md map[string]*string) (state, error) {
 	if err := errors.Join(errs[:]...); err != nil || st.Size < 0 {
 		return state{}, errCorrupt
 	}
-	if _, err := remote.RestoreSHA256(st.SHA256); err != nil {
+	if _, err := sessions.RestoreSHA256(st.SHA256); err != nil {
 		return state{}, errCorrupt
 	}
 	return st, nil
@@ -105,8 +106,8 @@ func (s *Store) session(id string) *upload {
 
 // CreateUpload implements blob.Store. The session blob starts empty, with its state.
 func (s *Store) CreateUpload(ctx context.Context, repository string) (blob.Upload, error) {
-	u := s.session(remote.NewID())
-	u.st = state{Repository: repository, StartedAt: time.Now(), SHA256: remote.NewSHA256State(), Nonce: remote.NewNonce()}
+	u := s.session(sessions.NewID())
+	u.st = state{Repository: repository, StartedAt: time.Now(), SHA256: sessions.NewSHA256State(), Nonce: remote.NewNonce()}
 	resp, err := u.bb.CommitBlockList(ctx, nil, &blockblob.CommitBlockListOptions{
 		Metadata:         u.st.metadata(),
 		AccessConditions: ifNoneMatchAny(),
@@ -122,7 +123,7 @@ func (s *Store) CreateUpload(ctx context.Context, repository string) (blob.Uploa
 // crafted id never names another blob. A session blob without a readable state is
 // removed: nobody can use it any more.
 func (s *Store) Upload(ctx context.Context, id string) (blob.Upload, error) {
-	if !remote.ValidID(id) {
+	if !sessions.ValidID(id) {
 		return nil, fmt.Errorf("blob/azblob: resume upload %q: %w", id, blob.ErrUploadNotFound)
 	}
 	u := s.session(id)
@@ -185,7 +186,7 @@ func uploadInfo(base string, item *container.BlobItem) (blob.UploadInfo, bool) {
 		return blob.UploadInfo{}, false
 	}
 	id := strings.TrimPrefix(*item.Name, base)
-	if !remote.ValidID(id) {
+	if !sessions.ValidID(id) {
 		return blob.UploadInfo{}, false
 	}
 	modified := deref(item.Properties.LastModified)
@@ -224,7 +225,7 @@ func (u *upload) append(ctx context.Context, r io.Reader) (int64, error) {
 	if err := u.loadBlocks(ctx); err != nil {
 		return 0, err
 	}
-	h, err := remote.RestoreSHA256(u.st.SHA256)
+	h, err := sessions.RestoreSHA256(u.st.SHA256)
 	if err != nil {
 		return 0, err
 	}
@@ -236,7 +237,7 @@ func (u *upload) append(ctx context.Context, r io.Reader) (int64, error) {
 	next := u.st
 	next.Size += n
 	next.Nonce = nonce
-	if next.SHA256, err = remote.MarshalHash(h); err != nil {
+	if next.SHA256, err = sessions.MarshalHash(h); err != nil {
 		return 0, err
 	}
 	ids := append(slices.Clip(u.blocks), blockIDs(nonce, pieceCount(n, u.s.pieces.Size()))...)
@@ -340,7 +341,7 @@ func (u *upload) commit(ctx context.Context, want digest.Digest) (blob.Info, err
 	if u.ended {
 		return blob.Info{}, blob.ErrUploadNotFound
 	}
-	if err := remote.CheckDigest(want); err != nil {
+	if err := sessions.CheckDigest(want); err != nil {
 		return blob.Info{}, errors.Join(err, u.end(ctx))
 	}
 	if err := u.verify(ctx, want); err != nil {
@@ -364,7 +365,7 @@ func (u *upload) commit(ctx context.Context, want digest.Digest) (blob.Info, err
 func (u *upload) verify(ctx context.Context, want digest.Digest) error {
 	var got digest.Digest
 	if want.Algorithm() == digest.SHA256 {
-		h, err := remote.RestoreSHA256(u.st.SHA256)
+		h, err := sessions.RestoreSHA256(u.st.SHA256)
 		if err != nil {
 			return err
 		}
@@ -387,7 +388,7 @@ func (u *upload) hashContent(ctx context.Context, alg digest.Algorithm) (digest.
 		return "", u.sourceErr(err)
 	}
 	defer resp.Body.Close()
-	h := remote.NewHash(alg)
+	h := sessions.NewHash(alg)
 	n, err := io.Copy(h, resp.Body)
 	if err != nil {
 		return "", err

@@ -22,11 +22,8 @@ package fs
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	iofs "io/fs"
 	"os"
 	"path/filepath"
@@ -35,6 +32,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cerulean-registry/cerulean/storage/blob"
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 const (
@@ -103,25 +101,11 @@ func (s *Store) path(elem ...string) string {
 // blobPath maps a digest to its file. Only digests the store can verify have a path, so
 // a crafted digest never names a file outside blobs/.
 func (s *Store) blobPath(d digest.Digest) (string, error) {
-	if checkDigest(d) != nil {
+	if sessions.CheckDigest(d) != nil {
 		return "", blob.ErrNotFound
 	}
 	enc := d.Encoded()
 	return s.path("blobs", string(d.Algorithm()), enc[:2], enc), nil
-}
-
-// checkDigest accepts well-formed sha256 and sha512 digests, the ones Commit can verify.
-func checkDigest(d digest.Digest) error {
-	err := d.Validate()
-	switch {
-	case errors.Is(err, digest.ErrDigestUnsupported):
-		return fmt.Errorf("%w: %q", blob.ErrUnsupportedDigest, d)
-	case err != nil:
-		return fmt.Errorf("invalid digest %q: %w", d, err)
-	case d.Algorithm() != digest.SHA256 && d.Algorithm() != digest.SHA512:
-		return fmt.Errorf("%w: %q", blob.ErrUnsupportedDigest, d)
-	}
-	return nil
 }
 
 // blobErr wraps err for operation op on d, reporting a missing file as blob.ErrNotFound.
@@ -239,7 +223,7 @@ func (s *Store) CreateUpload(_ context.Context, repository string) (blob.Upload,
 // Upload implements blob.Store. Ids are checked against the format newID makes, so a
 // crafted id never names a directory outside uploads/.
 func (s *Store) Upload(_ context.Context, id string) (blob.Upload, error) {
-	if !validID(id) {
+	if !sessions.ValidID(id) {
 		return nil, fmt.Errorf("blob/fs: resume upload %q: %w", id, blob.ErrUploadNotFound)
 	}
 	u := s.session(id)
@@ -261,7 +245,7 @@ func (s *Store) WalkUploads(ctx context.Context, fn func(blob.UploadInfo) error)
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if !e.IsDir() || !validID(e.Name()) {
+		if !e.IsDir() || !sessions.ValidID(e.Name()) {
 			continue
 		}
 		info, ok := s.uploadInfo(e)
@@ -288,26 +272,6 @@ func (s *Store) uploadInfo(e iofs.DirEntry) (blob.UploadInfo, bool) {
 	return blob.UploadInfo{ID: u.id, StartedAt: fi.ModTime(), UpdatedAt: fi.ModTime()}, true
 }
 
-// newID returns a random session id: 128 bits as 32 lowercase hex characters.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // never fails: crypto/rand crashes the program instead
-	return hex.EncodeToString(b[:])
-}
-
-// validID reports whether id has the format newID makes.
-func validID(id string) bool {
-	if len(id) != 32 {
-		return false
-	}
-	for _, c := range []byte(id) {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // syncDir makes the entries of dir (creations, renames) durable.
 func syncDir(dir string) error {
 	f, err := os.Open(dir)
@@ -327,17 +291,4 @@ func mkdirDurable(dir string) error {
 		return err
 	}
 	return syncDir(filepath.Dir(dir))
-}
-
-// ctxReader stops a copy once ctx is done, for readers that do not watch ctx themselves.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

@@ -2,17 +2,15 @@ package fs
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cerulean-registry/cerulean/storage/blob"
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 // Put implements blob.Putter. The bytes go to a data file in a fresh session directory
@@ -28,10 +26,10 @@ func (s *Store) Put(ctx context.Context, want digest.Digest, r io.Reader) (blob.
 }
 
 func (s *Store) put(ctx context.Context, want digest.Digest, r io.Reader) (blob.Info, error) {
-	if err := checkDigest(want); err != nil {
+	if err := sessions.CheckDigest(want); err != nil {
 		return blob.Info{}, err
 	}
-	u := s.session(newID())
+	u := s.session(sessions.NewID())
 	if err := os.Mkdir(u.dir, dirPerm); err != nil {
 		return blob.Info{}, err
 	}
@@ -57,7 +55,7 @@ func writeVerified(ctx context.Context, path string, want digest.Digest, r io.Re
 		return err
 	}
 	defer f.Close()
-	h := newHash(want.Algorithm())
+	h := sessions.NewHash(want.Algorithm())
 	if _, err := writeThrough(ctx, f, h, r, 0); err != nil {
 		return err
 	}
@@ -65,12 +63,4 @@ func writeVerified(ctx context.Context, path string, want digest.Digest, r io.Re
 		return fmt.Errorf("%w: bytes hash to %s", blob.ErrDigestMismatch, got)
 	}
 	return errors.Join(f.Sync(), f.Close())
-}
-
-// newHash returns a hash for an algorithm checkDigest accepted.
-func newHash(alg digest.Algorithm) hash.Hash {
-	if alg == digest.SHA512 {
-		return sha512.New()
-	}
-	return sha256.New()
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/sha512"
-	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	iofs "io/fs"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cerulean-registry/cerulean/storage/blob"
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 // state is what the state file records about a session.
@@ -50,10 +49,10 @@ func (u *upload) statePath() string { return filepath.Join(u.dir, "state") }
 // newUpload creates the session directory, an empty data file and the first state. The
 // state comes last, so a session with a state always has its data file.
 func (s *Store) newUpload(repository string) (*upload, error) {
-	u := s.session(newID())
+	u := s.session(sessions.NewID())
 	u.st = state{Repository: repository, StartedAt: time.Now()}
 	var err error
-	if u.st.SHA256, err = marshalHash(sha256.New()); err != nil {
+	if u.st.SHA256, err = sessions.MarshalHash(sha256.New()); err != nil {
 		return nil, err
 	}
 	if err := os.Mkdir(u.dir, dirPerm); err != nil {
@@ -115,7 +114,7 @@ func (u *upload) readState() error {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return fmt.Errorf("%w: corrupt state: %w", blob.ErrUploadNotFound, err)
 	}
-	if _, err := restoreSHA256(st.SHA256); err != nil || st.Size < 0 {
+	if _, err := sessions.RestoreSHA256(st.SHA256); err != nil || st.Size < 0 {
 		return fmt.Errorf("%w: corrupt state", blob.ErrUploadNotFound)
 	}
 	fi, err := os.Stat(u.statePath())
@@ -235,7 +234,7 @@ func (u *upload) append(ctx context.Context, r io.Reader) (int64, error) {
 // appendTo copies r to the end of f, hashing as it writes, then makes the bytes and the
 // new state durable. It returns the new state.
 func (u *upload) appendTo(ctx context.Context, f *os.File, r io.Reader) (state, error) {
-	h, err := restoreSHA256(u.st.SHA256)
+	h, err := sessions.RestoreSHA256(u.st.SHA256)
 	if err != nil {
 		return state{}, err
 	}
@@ -251,7 +250,7 @@ func (u *upload) appendTo(ctx context.Context, f *os.File, r io.Reader) (state, 
 	}
 	next := u.st
 	next.Size += n
-	if next.SHA256, err = marshalHash(h); err != nil {
+	if next.SHA256, err = sessions.MarshalHash(h); err != nil {
 		return state{}, err
 	}
 	next.updated, err = u.writeState(next)
@@ -269,7 +268,7 @@ func (u *upload) Commit(ctx context.Context, want digest.Digest) (blob.Info, err
 }
 
 func (u *upload) commit(ctx context.Context, want digest.Digest) (blob.Info, error) {
-	if err := checkDigest(want); err != nil {
+	if err := sessions.CheckDigest(want); err != nil {
 		return blob.Info{}, errors.Join(err, u.end())
 	}
 	if err := u.verify(ctx, want); err != nil {
@@ -312,7 +311,7 @@ func (u *upload) verify(ctx context.Context, want digest.Digest) error {
 // other algorithm (checkDigest allows only SHA-512) costs a read of the data file.
 func (u *upload) sum(ctx context.Context, f *os.File, alg digest.Algorithm) (digest.Digest, error) {
 	if alg == digest.SHA256 {
-		h, err := restoreSHA256(u.st.SHA256)
+		h, err := sessions.RestoreSHA256(u.st.SHA256)
 		if err != nil {
 			return "", err
 		}
@@ -321,7 +320,7 @@ func (u *upload) sum(ctx context.Context, f *os.File, alg digest.Algorithm) (dig
 	h := sha512.New()
 	buf := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(buf)
-	src := ctxReader{ctx, io.NewSectionReader(f, 0, u.st.Size)}
+	src := sessions.CtxReader{Ctx: ctx, R: io.NewSectionReader(f, 0, u.st.Size)}
 	if _, err := io.CopyBuffer(h, src, *buf); err != nil {
 		return "", err
 	}
@@ -365,18 +364,4 @@ func (u *upload) Cancel(context.Context) error {
 		return fmt.Errorf("blob/fs: cancel upload %s: %w", u.id, err)
 	}
 	return nil
-}
-
-// restoreSHA256 returns a SHA-256 hash resumed from a state made by marshalHash.
-func restoreSHA256(b []byte) (hash.Hash, error) {
-	h := sha256.New()
-	// The standard library documents that its hashes implement encoding.BinaryUnmarshaler.
-	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(b); err != nil {
-		return nil, fmt.Errorf("restore sha256 state: %w", err)
-	}
-	return h, nil
-}
-
-func marshalHash(h hash.Hash) ([]byte, error) {
-	return h.(encoding.BinaryMarshaler).MarshalBinary()
 }

@@ -5,6 +5,8 @@ import (
 	"hash"
 	"io"
 	"os"
+
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 // writebackWindow is how many bytes accumulate before the driver asks the kernel to start
@@ -63,7 +65,7 @@ func readAndHash(ctx context.Context, r io.Reader, h hash.Hash, filled chan<- ch
 		c := chunk{buf: pool.Get().(*[]byte)}
 		pool = &copyBufs
 		if c.err = ctx.Err(); c.err == nil {
-			c.n, c.err = fill(r, *c.buf)
+			c.n, c.err = sessions.Fill(r, *c.buf)
 			h.Write((*c.buf)[:c.n])
 		}
 		select {
@@ -76,17 +78,4 @@ func readAndHash(ctx context.Context, r io.Reader, h hash.Hash, filled chan<- ch
 			return
 		}
 	}
-}
-
-// fill reads into buf until it is full or r ends; io.EOF comes with the last bytes.
-func fill(r io.Reader, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := r.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
-	}
-	return n, nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cerulean-registry/cerulean/storage/blob"
-	"github.com/cerulean-registry/cerulean/storage/blob/internal/remote"
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 // Put implements blob.Putter. A body of one part is hashed, verified, then written with
@@ -31,11 +31,11 @@ func (s *Store) Put(ctx context.Context, want digest.Digest, r io.Reader) (blob.
 }
 
 func (s *Store) put(ctx context.Context, want digest.Digest, r io.Reader) (blob.Info, error) {
-	if err := remote.CheckDigest(want); err != nil {
+	if err := sessions.CheckDigest(want); err != nil {
 		return blob.Info{}, err
 	}
 	key, _ := s.blobKey(want) // CheckDigest accepted want
-	h := remote.NewHash(want.Algorithm())
+	h := sessions.NewHash(want.Algorithm())
 	mismatch := func() error {
 		if got := digest.NewDigest(want.Algorithm(), h); got != want {
 			return fmt.Errorf("%w: bytes hash to %s", blob.ErrDigestMismatch, got)

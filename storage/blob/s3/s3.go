@@ -57,6 +57,7 @@ import (
 
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/blob/internal/remote"
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 // Sizes, from S3's limits.
@@ -144,7 +145,7 @@ func (s *Store) CreateBucket(ctx context.Context) error {
 // blobKey maps a digest to its key. Only digests the store can verify have a key, so a
 // crafted digest never names a session or another prefix's object.
 func (s *Store) blobKey(d digest.Digest) (string, error) {
-	if remote.CheckDigest(d) != nil {
+	if sessions.CheckDigest(d) != nil {
 		return "", blob.ErrNotFound
 	}
 	return s.prefix + "blobs/" + string(d.Algorithm()) + "/" + d.Encoded(), nil

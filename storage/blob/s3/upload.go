@@ -19,6 +19,7 @@ import (
 
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/blob/internal/remote"
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 // state is what a session's state object records.
@@ -46,7 +47,7 @@ func (st state) valid() bool {
 		}
 		sum += c.Size
 	}
-	_, err := remote.RestoreSHA256(st.SHA256)
+	_, err := sessions.RestoreSHA256(st.SHA256)
 	return err == nil && sum == st.Size
 }
 
@@ -71,9 +72,9 @@ func (u *upload) stateKey() string { return u.dir + "state" }
 
 // CreateUpload implements blob.Store.
 func (s *Store) CreateUpload(ctx context.Context, repository string) (blob.Upload, error) {
-	u := s.session(remote.NewID())
+	u := s.session(sessions.NewID())
 	now := time.Now().UTC()
-	st := state{Repository: repository, StartedAt: now, UpdatedAt: now, SHA256: remote.NewSHA256State(), Nonce: remote.NewNonce()}
+	st := state{Repository: repository, StartedAt: now, UpdatedAt: now, SHA256: sessions.NewSHA256State(), Nonce: remote.NewNonce()}
 	etag, err := u.writeState(ctx, st, &awss3.PutObjectInput{IfNoneMatch: aws.String("*")})
 	if err != nil {
 		return nil, fmt.Errorf("blob/s3: create upload: %w", err)
@@ -102,7 +103,7 @@ func (u *upload) writeState(ctx context.Context, st state, in *awss3.PutObjectIn
 // crafted id never names another object. A session without a readable state is removed:
 // nobody can use it any more.
 func (s *Store) Upload(ctx context.Context, id string) (blob.Upload, error) {
-	if !remote.ValidID(id) {
+	if !sessions.ValidID(id) {
 		return nil, fmt.Errorf("blob/s3: resume upload %q: %w", id, blob.ErrUploadNotFound)
 	}
 	u := s.session(id)
@@ -165,7 +166,7 @@ func (s *Store) WalkUploads(ctx context.Context, fn func(blob.UploadInfo) error)
 	}
 	err := s.list(ctx, base, func(o types.Object) error {
 		id, name, _ := strings.Cut(strings.TrimPrefix(aws.ToString(o.Key), base), "/")
-		if !remote.ValidID(id) || name == "" {
+		if !sessions.ValidID(id) || name == "" {
 			return nil
 		}
 		if id != cur.id { // keys are listed in order, so a session's objects are adjacent
@@ -239,7 +240,7 @@ func (u *upload) append(ctx context.Context, r io.Reader) (int64, error) {
 	if err != nil || empty {
 		return 0, err
 	}
-	h, err := remote.RestoreSHA256(u.st.SHA256)
+	h, err := sessions.RestoreSHA256(u.st.SHA256)
 	if err != nil {
 		return 0, err
 	}
@@ -274,7 +275,7 @@ func (u *upload) append(ctx context.Context, r io.Reader) (int64, error) {
 	next.Size += n
 	next.UpdatedAt = time.Now().UTC()
 	next.Nonce = nonce
-	if next.SHA256, err = remote.MarshalHash(h); err != nil {
+	if next.SHA256, err = sessions.MarshalHash(h); err != nil {
 		return 0, err
 	}
 	if err := u.commitState(ctx, next); err != nil {
@@ -405,7 +406,7 @@ func (u *upload) commit(ctx context.Context, want digest.Digest) (blob.Info, err
 	if u.ended {
 		return blob.Info{}, blob.ErrUploadNotFound
 	}
-	if err := remote.CheckDigest(want); err != nil {
+	if err := sessions.CheckDigest(want); err != nil {
 		return blob.Info{}, errors.Join(err, u.end(ctx))
 	}
 	if err := u.verify(ctx, want); err != nil {
@@ -436,13 +437,13 @@ func (u *upload) commit(ctx context.Context, want digest.Digest) (blob.Info, err
 func (u *upload) verify(ctx context.Context, want digest.Digest) error {
 	var got digest.Digest
 	if want.Algorithm() == digest.SHA256 {
-		h, err := remote.RestoreSHA256(u.st.SHA256)
+		h, err := sessions.RestoreSHA256(u.st.SHA256)
 		if err != nil {
 			return err
 		}
 		got = digest.NewDigest(digest.SHA256, h)
 	} else {
-		h := remote.NewHash(want.Algorithm())
+		h := sessions.NewHash(want.Algorithm())
 		for _, c := range u.st.Chunks {
 			b, err := u.readChunk(ctx, c)
 			if err != nil {

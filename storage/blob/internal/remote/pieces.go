@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/cerulean-registry/cerulean/storage/blob/internal/sessions"
 )
 
 // Pieces cuts upload bodies into pieces (Azure blocks, S3 parts) and uploads them
@@ -62,7 +64,7 @@ func (p *Pieces) Upload(ctx context.Context, r io.Reader, prefix []byte, h hash.
 		buf := p.pool.Get().(*[]byte)
 		n := copy(*buf, prefix)
 		prefix = prefix[n:]
-		m, err := Fill(CtxReader{gctx, r}, (*buf)[n:])
+		m, err := sessions.Fill(sessions.CtxReader{Ctx: gctx, R: r}, (*buf)[n:])
 		if h != nil {
 			h.Write((*buf)[n : n+m])
 		}
