@@ -368,33 +368,13 @@ const benchSize = 64 << 20
 // BenchmarkAppendCommit pushes a 64 MiB blob through one Append and Commit, with the
 // default block size and concurrency.
 func BenchmarkAppendCommit(b *testing.B) {
-	data := randomBytes(benchSize, 1)
-	want := digest.FromBytes(data)
 	o := options(b, fmt.Sprintf("bench-%016x", rand.Uint64()))
 	o.BlockSize = 0
 	s := mustNew(b, o)
-	ctx := context.Background()
-	if err := s.CreateContainer(ctx); err != nil {
+	if err := s.CreateContainer(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(benchSize)
-	for b.Loop() {
-		u, err := s.CreateUpload(ctx, "bench")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := u.Commit(ctx, want); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if err := s.Delete(ctx, want); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
+	blobtest.BenchmarkAppendCommit(b, s, randomBytes(benchSize, 1))
 }
 
 // BenchmarkRawUploadBuffer is the floor for BenchmarkAppendCommit: the same bytes in one

@@ -284,27 +284,7 @@ func benchData(b *testing.B) []byte {
 
 // BenchmarkAppendCommit pushes a 64 MiB blob through one Append and Commit.
 func BenchmarkAppendCommit(b *testing.B) {
-	data := benchData(b)
-	want := digest.FromBytes(data)
-	s := newStore(b, b.TempDir())
-	ctx := b.Context()
-	for b.Loop() {
-		u, err := s.CreateUpload(ctx, "bench")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := u.Commit(ctx, want); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if err := s.Delete(ctx, want); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
+	blobtest.BenchmarkAppendCommit(b, newStore(b, b.TempDir()), benchData(b))
 }
 
 // BenchmarkRawWriteSHA256Fsync is the floor for BenchmarkAppendCommit: the same bytes

@@ -459,32 +459,11 @@ const benchSize = 64 << 20
 // BenchmarkAppendCommit pushes a 64 MiB blob through one Append and Commit, with the
 // default part size and concurrency, into the in-process fake.
 func BenchmarkAppendCommit(b *testing.B) {
-	data := randomBytes(benchSize, 1)
-	want := digest.FromBytes(data)
-	f := newFake(b)
-	s := mustNew(b, Options{Client: f.client(nil), Bucket: "bench"})
-	ctx := context.Background()
-	if err := s.CreateBucket(ctx); err != nil {
+	s := mustNew(b, Options{Client: newFake(b).client(nil), Bucket: "bench"})
+	if err := s.CreateBucket(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	b.SetBytes(benchSize)
-	for b.Loop() {
-		u, err := s.CreateUpload(ctx, "bench")
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := u.Append(ctx, bytes.NewReader(data)); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := u.Commit(ctx, want); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		if err := s.Delete(ctx, want); err != nil {
-			b.Fatal(err)
-		}
-		b.StartTimer()
-	}
+	blobtest.BenchmarkAppendCommit(b, s, randomBytes(benchSize, 1))
 }
 
 // BenchmarkRawPutObject is the floor for BenchmarkAppendCommit: the same bytes in one
