@@ -130,6 +130,7 @@ type streamed []byte
 type reply struct {
 	Method string
 	URL    *url.URL
+	Proto  string // HTTP/2.0 for the test client over TLS
 	Status int
 	Header http.Header
 	Body   []byte
@@ -199,7 +200,7 @@ func (e *env) doURL(t testing.TB, method string, u *url.URL, body any, header ..
 	if err != nil {
 		t.Fatalf("%s %s: reading body: %v", method, u, err)
 	}
-	return &reply{Method: method, URL: req.URL, Status: resp.StatusCode, Header: resp.Header, Body: data}
+	return &reply{Method: method, URL: req.URL, Proto: resp.Proto, Status: resp.StatusCode, Header: resp.Header, Body: data}
 }
 
 // want fails the test now unless the status is one of codes.
