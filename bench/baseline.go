@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 )
 
@@ -30,10 +29,9 @@ import (
 // the bench's own process the client and the server would share one Go scheduler, which
 // pulls about 15% faster on loopback than the same file server in a separate process.
 type fileServer struct {
-	cmd    *exec.Cmd
-	exited chan struct{}
-	base   string
-	roots  *x509.CertPool
+	*child
+	base  string
+	roots *x509.CertPool
 }
 
 // fileServerAnnouncement is the line `cerulean bench files` prints once it listens.
@@ -47,7 +45,7 @@ type fileServerAnnouncement struct {
 // offers HTTP/2, so the TLS cost is alike. It announces its address and certificate as
 // one JSON line on announce and serves until ctx ends.
 func ServeFiles(ctx context.Context, dir string, announce io.Writer) error {
-	cert, _, err := selfSigned()
+	cert, err := selfSigned()
 	if err != nil {
 		return err
 	}
@@ -76,65 +74,53 @@ func ServeFiles(ctx context.Context, dir string, announce io.Writer) error {
 
 // startFileServer starts `binary bench files` for dir and waits for its announcement.
 func startFileServer(binary, dir string) (*fileServer, error) {
-	cmd := exec.Command(binary, "bench", "files", "--dir", dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
+	// A pipe of its own, not StdoutPipe: Wait, which runs meanwhile, would close that.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	defer pr.Close()
+	cmd := exec.Command(binary, "bench", "files", "--dir", dir)
+	cmd.Stdout, cmd.Stderr = pw, os.Stderr
+	c, err := startChild(cmd)
+	pw.Close() // the child holds its own descriptor
+	if err != nil {
 		return nil, err
 	}
-	f := &fileServer{cmd: cmd, exited: make(chan struct{})}
-	announced := make(chan error, 1)
+	announced := make(chan fileServerAnnouncement, 1)
 	go func() {
 		var a fileServerAnnouncement
-		err := json.NewDecoder(out).Decode(&a)
-		if err == nil {
-			var leaf *x509.Certificate
-			if leaf, err = x509.ParseCertificate(a.Cert); err == nil {
-				f.base, f.roots = "https://"+a.Addr, x509.NewCertPool()
-				f.roots.AddCert(leaf)
-			}
+		if json.NewDecoder(pr).Decode(&a) == nil {
+			announced <- a
 		}
-		announced <- err
-		_, _ = io.Copy(io.Discard, out) // until it exits
-		_ = cmd.Wait()
-		close(f.exited)
 	}()
+	var a fileServerAnnouncement
 	select {
-	case err = <-announced:
+	case a = <-announced:
+	case <-c.exited:
+		return nil, fmt.Errorf("bench: the baseline file server exited before listening: %v", c.err)
 	case <-time.After(startWait):
-		err = errors.New("no announcement")
+		return nil, errors.Join(errors.New("bench: the baseline file server did not start"), c.stop(stopWait))
 	}
+	leaf, err := x509.ParseCertificate(a.Cert)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("bench: start the baseline file server: %w", err), f.close())
+		return nil, errors.Join(fmt.Errorf("bench: the baseline file server's certificate: %w", err), c.stop(stopWait))
 	}
-	return f, nil
+	roots := x509.NewCertPool()
+	roots.AddCert(leaf)
+	return &fileServer{child: c, base: "https://" + a.Addr, roots: roots}, nil
 }
 
-// close stops the file server process.
-func (f *fileServer) close() error {
-	if err := f.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return err
-	}
-	select {
-	case <-f.exited:
-	case <-time.After(10 * time.Second):
-		_ = f.cmd.Process.Kill()
-		<-f.exited
-	}
-	return nil
-}
+func (f *fileServer) close() error { return f.stop(stopWait) }
 
 // endpoint is the file server as the bench's clients reach it: without signing in.
 func (f *fileServer) endpoint() endpoint { return endpoint{base: f.base, roots: f.roots} }
 
-// selfSigned makes a P-256 certificate for 127.0.0.1 and a pool that trusts it.
-func selfSigned() (tls.Certificate, *x509.CertPool, error) {
+// selfSigned makes a P-256 certificate for 127.0.0.1.
+func selfSigned() (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, err
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
@@ -150,15 +136,9 @@ func selfSigned() (tls.Certificate, *x509.CertPool, error) {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, err
 	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, roots, nil
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
 // writeBufferSize is the baseline writer's buffer.

@@ -9,18 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
 // target is the cerulean process under test.
 type target struct {
-	cmd    *exec.Cmd
-	exited chan struct{} // closed when the process has exited
-	err    error         // its exit status, once exited is closed
-	base   string        // https://host:port
-	roots  *x509.CertPool
-	log    string // path of its output
+	*child
+	base  string // https://host:port
+	roots *x509.CertPool
+	log   string // path of its output
 	// loginServer is the registry's name, the service its tokens are for; user and
 	// password are the bootstrap owner's client id and secret (Owner of the
 	// subscription: every data-plane right), from <data>/bootstrap.json.
@@ -55,14 +52,11 @@ func startTarget(ctx context.Context, binary, dataDir, logPath string) (*target,
 	defer logf.Close() // the child holds its own descriptor
 	cmd := exec.Command(binary, "serve", "--data", dataDir, "--addr", "127.0.0.1:0", "--metrics-addr", "")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	c, err := startChild(cmd)
+	if err != nil {
 		return nil, err
 	}
-	t := &target{cmd: cmd, exited: make(chan struct{}), log: logPath}
-	go func() {
-		t.err = cmd.Wait()
-		close(t.exited)
-	}()
+	t := &target{child: c, log: logPath}
 	info, err := t.awaitRunInfo(ctx, filepath.Join(dataDir, "run", "serve.json"))
 	if err == nil {
 		err = t.trust(info)
@@ -159,24 +153,14 @@ func (t *target) trust(info runInfo) error {
 	return nil
 }
 
-func (t *target) pid() int { return t.cmd.Process.Pid }
-
 // stopWait is how long a stopped server may take to exit before it is killed: a bit more
 // than its own default shutdown timeout.
 const stopWait = 35 * time.Second
 
-// stop sends SIGTERM, as an operator would, and kills the process if it lingers.
+// stop stops the server as an operator would (see child.stop).
 func (t *target) stop() error {
-	_ = t.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-t.exited:
-	case <-time.After(stopWait):
-		_ = t.cmd.Process.Kill()
-		<-t.exited
-		return fmt.Errorf("server did not stop within %s of SIGTERM and was killed", stopWait)
-	}
-	if t.err != nil {
-		return fmt.Errorf("server: %w; see %s", t.err, t.log)
+	if err := t.child.stop(stopWait); err != nil {
+		return fmt.Errorf("server: %w; see %s", err, t.log)
 	}
 	return nil
 }
