@@ -169,11 +169,12 @@ type baselineFiles struct{ dir string }
 
 func (b baselineFiles) path(ref string) string { return filepath.Join(b.dir, filepath.FromSlash(ref)) }
 
-// Names of baseline files, as URL paths of the file server.
-const (
-	bigBlobFile  = "/big.blob"
-	manifestFile = "/manifest.json"
-)
+// manifestFile names the baseline file of the manifest GET rows, as a URL path of the
+// file server.
+const manifestFile = "/manifest.json"
+
+// bigBlobFile names the baseline file of big blob b.
+func bigBlobFile(b blobSpec) string { return "/big/" + strconv.FormatUint(b.seed, 10) }
 
 // imageFiles names the three files of small image i.
 func imageFiles(i int) (manifest, config, layer string) {

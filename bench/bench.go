@@ -135,8 +135,10 @@ type runner struct {
 func (r *runner) run(ctx context.Context) (err error) {
 	start := time.Now()
 	r.base = baselineFiles{dir: filepath.Join(r.dir, "baseline")}
-	if err := os.MkdirAll(r.base.path("/images"), 0o755); err != nil {
-		return err
+	for _, sub := range []string{"/images", "/big"} {
+		if err := os.MkdirAll(r.base.path(sub), 0o755); err != nil {
+			return err
+		}
 	}
 	if r.files, err = startFileServer(r.opts.Binary, r.base.dir); err != nil {
 		return err

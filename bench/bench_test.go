@@ -31,7 +31,8 @@ func TestRunSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names := []string{"blob push, one POST", "blob push, 64 MiB PATCHes", "blob pull", "blob pull, HTTP/1.1",
+	names := []string{"blob push, one POST", "blob push, 64 MiB PATCHes",
+		"blob push, one POST, HTTP/1.1", "blob push, 64 MiB PATCHes, HTTP/1.1", "blob pull", "blob pull, HTTP/1.1",
 		"4 KiB image push", "4 KiB image pull", "manifest GET, 1 tag", "manifest GET, 50 tags",
 		"manifest GET, 1 tag, Bearer", "manifest GET, 1 tag, Basic", "token GET, Basic"}
 	if len(rep.Results) != len(names) {

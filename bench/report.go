@@ -132,7 +132,7 @@ func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisec
 
 // The table printed as the run goes: one row per Result, then the memory verdict.
 const (
-	rowFormat    = "%-27s %-5s %20s %20s %17s  %15s %9s  %s\n"
+	rowFormat    = "%-35s %-5s %20s %20s %17s  %15s %9s  %s\n"
 	headerLegend = `rounds: each round measures the baseline, then Cerulean, so a slow spell of the machine
         hits both; figures are the median of the rounds (min–max), the ratio is that of the
         medians (range of the per-round ratios).

@@ -55,7 +55,7 @@ memory. Exits non-zero when the peak RSS exceeds 50 MB.`,
 	f.IntVar(&opts.ManifestConns, "connections", 32, "connections for manifest GETs")
 	f.DurationVar(&opts.ManifestDuration, "duration", 0, "length of each manifest GET measurement (default 5s)")
 	f.IntVar(&opts.Tags, "tags", 10000, "tags in the large repository")
-	f.IntVar(&opts.Rounds, "rounds", 3, "rounds of every measurement, each of the baseline and then Cerulean; figures are their medians (the server keeps 2 × rounds big blobs)")
+	f.IntVar(&opts.Rounds, "rounds", 3, "rounds of every measurement, each of the baseline and then Cerulean; figures are their medians (the server and the baseline each keep 4 × rounds big blobs)")
 	f.BoolVar(&opts.Keep, "keep", false, "keep the scratch directory (server data and log)")
 	f.BoolVar(&asJSON, "json", false, "also print the report as JSON")
 	cmd.AddCommand(newBenchFilesCmd())

@@ -247,8 +247,13 @@ func (s *Server) signIn() error {
 		return err
 	}
 	s.Username, s.Password = boot.ClientID, boot.ClientSecret
-	s.Client = &http.Client{Transport: &basicAuth{user: s.Username, password: s.Password, next: s.Transport()}}
+	s.Client = s.ClientOver(s.Transport())
 	return nil
+}
+
+// ClientOver returns a client that signs in as the owner, like Client, over tr.
+func (s *Server) ClientOver(tr http.RoundTripper) *http.Client {
+	return &http.Client{Transport: &basicAuth{user: s.Username, password: s.Password, next: tr}}
 }
 
 // basicAuth adds Basic credentials to requests that carry no Authorization.

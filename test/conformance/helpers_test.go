@@ -80,6 +80,7 @@ func runRequirements(t *testing.T, rows []requirement) {
 // env is the shared server and a client that does not follow redirects (a redirect is
 // an answer the tests want to see, not something to hide).
 type env struct {
+	srv    *testserver.Server
 	base   *url.URL
 	client *http.Client
 	seq    atomic.Uint64
@@ -91,12 +92,26 @@ func newEnv(t *testing.T, srv *testserver.Server) *env {
 	if err != nil {
 		t.Fatalf("server URL %q: %v", srv.URL, err)
 	}
-	client := *srv.Client
+	return &env{srv: srv, base: base, client: withTestPolicy(srv.Client)}
+}
+
+// withTestPolicy returns a copy of c that does not follow redirects and gives up on a
+// request after two minutes.
+func withTestPolicy(c *http.Client) *http.Client {
+	client := *c
 	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if client.Timeout == 0 {
 		client.Timeout = 2 * time.Minute
 	}
-	return &env{base: base, client: &client}
+	return &client
+}
+
+// overHTTP1 returns an env whose client speaks HTTP/1.1 only, as the docker daemon does.
+func (e *env) overHTTP1() *env {
+	tr := e.srv.Transport()
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetHTTP1(true)
+	return &env{srv: e.srv, base: e.base, client: withTestPolicy(e.srv.ClientOver(tr))}
 }
 
 // repo returns a fresh repository name derived from the running test, valid under the
@@ -130,7 +145,7 @@ type streamed []byte
 type reply struct {
 	Method string
 	URL    *url.URL
-	Proto  string // HTTP/2.0 for the test client over TLS
+	Proto  string // HTTP/2.0 for the test client over TLS, HTTP/1.1 for overHTTP1's
 	Status int
 	Header http.Header
 	Body   []byte

@@ -299,34 +299,39 @@ func testPull(t *testing.T, e *env) {
 			},
 		})
 	}
-	// A blob larger than the server's HTTP/2 write pieces (1 MiB): whole, and a range that
-	// crosses two pieces, over HTTP/2 as the test client speaks it.
+	// A blob larger than the server's write pieces over TLS (1 MiB): whole, and a range
+	// that crosses two pieces, over HTTP/2 as the test client speaks it and over HTTP/1.1.
 	const bigSize = 3<<20 + 17
-	for _, rg := range []struct {
-		header     string
-		start, end int
-	}{{"", 0, bigSize}, {fmt.Sprintf("bytes=%d-%d", 1<<20-5, 2<<20+4), 1<<20 - 5, 2<<20 + 5}} {
-		rows = append(rows, requirement{
-			name: "3 MiB blob, Range " + cmp.Or(rg.header, "none"),
-			spec: "Pull/Pulling blobs: GET of a blob MUST return its bytes (and a satisfiable Range those bytes), whatever its size",
-			run: func(t *testing.T) {
-				repo := e.repo(t)
-				data := randomBytes(t, bigSize)
-				d := e.pushBlob(t, repo, data)
-				var h []string
-				if rg.header != "" {
-					h = []string{"Range", rg.header}
-				}
-				r := e.do(t, http.MethodGet, blobPath(repo, d), nil, h...)
-				r.want(t, http.StatusOK, http.StatusPartialContent)
-				if r.Proto != "HTTP/2.0" {
-					t.Errorf("answered over %s, want HTTP/2.0", r.Proto)
-				}
-				if !bytes.Equal(r.Body, data[rg.start:rg.end]) {
-					t.Errorf("body is not bytes [%d,%d) of the blob: %d bytes", rg.start, rg.end, len(r.Body))
-				}
-			},
-		})
+	for _, c := range []struct {
+		env   *env
+		proto string
+	}{{e, "HTTP/2.0"}, {e.overHTTP1(), "HTTP/1.1"}} {
+		for _, rg := range []struct {
+			header     string
+			start, end int
+		}{{"", 0, bigSize}, {fmt.Sprintf("bytes=%d-%d", 1<<20-5, 2<<20+4), 1<<20 - 5, 2<<20 + 5}} {
+			rows = append(rows, requirement{
+				name: "3 MiB blob over " + c.proto + ", Range " + cmp.Or(rg.header, "none"),
+				spec: "Pull/Pulling blobs: GET of a blob MUST return its bytes (and a satisfiable Range those bytes), whatever its size",
+				run: func(t *testing.T) {
+					repo := e.repo(t)
+					data := randomBytes(t, bigSize)
+					d := e.pushBlob(t, repo, data)
+					var h []string
+					if rg.header != "" {
+						h = []string{"Range", rg.header}
+					}
+					r := c.env.do(t, http.MethodGet, blobPath(repo, d), nil, h...)
+					r.want(t, http.StatusOK, http.StatusPartialContent)
+					if r.Proto != c.proto {
+						t.Errorf("answered over %s, want %s", r.Proto, c.proto)
+					}
+					if !bytes.Equal(r.Body, data[rg.start:rg.end]) {
+						t.Errorf("body is not bytes [%d,%d) of the blob: %d bytes", rg.start, rg.end, len(r.Body))
+					}
+				},
+			})
+		}
 	}
 	runRequirements(t, rows)
 }
