@@ -123,6 +123,45 @@ func TestFailedAppendTruncatesData(t *testing.T) {
 	}
 }
 
+// A failed write ends the copy at once, though the body's reader is still blocked
+// waiting for the client: the handler must be free to answer.
+func TestWriteErrorDoesNotWaitForReader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ro")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path) // read-only: every Write fails
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	unblock := make(chan struct{})
+	defer close(unblock)
+	// Two full buffers, then a read that blocks until the test ends.
+	body := io.MultiReader(bytes.NewReader(make([]byte, smallBuf+largeBuf)), blockingReader(unblock))
+	done := make(chan error, 1)
+	go func() {
+		_, err := writeThrough(t.Context(), f, sha256.New(), body, 0)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("writeThrough to a read-only file succeeded")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("writeThrough still waits for the blocked reader after its write failed")
+	}
+}
+
+// blockingReader is a body whose next bytes never come: Read blocks until unblock closes.
+type blockingReader chan struct{}
+
+func (b blockingReader) Read([]byte) (int, error) {
+	<-b
+	return 0, io.EOF
+}
+
 // A session that cannot be resumed is listed for expiry, and Upload removes it.
 func TestResumeRemovesBrokenSession(t *testing.T) {
 	tests := []struct {
