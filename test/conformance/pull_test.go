@@ -303,15 +303,15 @@ func testPull(t *testing.T, e *env) {
 	// that crosses two pieces, over HTTP/2 as the test client speaks it and over HTTP/1.1.
 	const bigSize = 3<<20 + 17
 	for _, c := range []struct {
-		env   *env
-		proto string
-	}{{e, "HTTP/2.0"}, {e.overHTTP1(), "HTTP/1.1"}} {
+		env         *env
+		name, proto string
+	}{{e, "HTTP 2", "HTTP/2.0"}, {e.overHTTP1(), "HTTP 1.1", "HTTP/1.1"}} {
 		for _, rg := range []struct {
 			header     string
 			start, end int
 		}{{"", 0, bigSize}, {fmt.Sprintf("bytes=%d-%d", 1<<20-5, 2<<20+4), 1<<20 - 5, 2<<20 + 5}} {
 			rows = append(rows, requirement{
-				name: "3 MiB blob over " + c.proto + ", Range " + cmp.Or(rg.header, "none"),
+				name: "3 MiB blob over " + c.name + ", Range " + cmp.Or(rg.header, "none"),
 				spec: "Pull/Pulling blobs: GET of a blob MUST return its bytes (and a satisfiable Range those bytes), whatever its size",
 				run: func(t *testing.T) {
 					repo := e.repo(t)
