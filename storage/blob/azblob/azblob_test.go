@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,137 +75,14 @@ func TestSuite(t *testing.T) {
 	blobtest.Run(t,
 		func(t *testing.T) blob.Store { return freshStore(t) },
 		blobtest.WithReopen(func(t *testing.T, s blob.Store) blob.Store { return replica(t, s.(*Store)) }),
+		blobtest.WithReplicas(),
+		blobtest.WithLostResponse(func(t *testing.T, s blob.Store) (blob.Store, func() bool) {
+			o := options(t, s.(*Store).containerName)
+			lost := &lostResponse{next: http.DefaultClient}
+			o.Client.Transport = lost
+			return mustNew(t, o), lost.dropped.Load
+		}),
 	)
-}
-
-func randomBytes(n int, seed uint64) []byte {
-	b := make([]byte, n)
-	_, _ = rand.NewChaCha8([32]byte{byte(seed)}).Read(b) // never fails
-	return b
-}
-
-func resume(t *testing.T, s *Store, id string) blob.Upload {
-	t.Helper()
-	u, err := s.Upload(t.Context(), id)
-	if err != nil {
-		t.Fatalf("Upload(%s): %v", id, err)
-	}
-	return u
-}
-
-func readAll(t *testing.T, s *Store, d digest.Digest) []byte {
-	t.Helper()
-	r, err := s.Open(t.Context(), d)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer r.Close()
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	return b
-}
-
-// Two replicas that resume a session at the same size and append to it at once: exactly
-// one Append lands, the other reports a retryable conflict and keeps nothing.
-func TestConcurrentAppendOneWins(t *testing.T) {
-	a := freshStore(t)
-	b := replica(t, a)
-	ctx := t.Context()
-	u, err := a.CreateUpload(ctx, "library/race")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := u.Info().ID
-	var want []byte
-	for round := range 4 {
-		ua, ub := resume(t, a, id), resume(t, b, id)
-		chunks := [][]byte{randomBytes(1<<20+round, uint64(2*round)), randomBytes(1000+round, uint64(2*round+1))}
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for i, up := range []blob.Upload{ua, ub} {
-			wg.Go(func() { _, errs[i] = up.Append(ctx, bytes.NewReader(chunks[i])) })
-		}
-		wg.Wait()
-		winners := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				winners++
-				want = append(want, chunks[i]...)
-			case !errors.Is(err, blob.ErrUploadConflict):
-				t.Fatalf("round %d: losing Append = %v, want ErrUploadConflict", round, err)
-			}
-		}
-		if winners != 1 {
-			t.Fatalf("round %d: %d Appends succeeded (%v), want exactly 1", round, winners, errs)
-		}
-		if got := resume(t, b, id).Info().Size; got != int64(len(want)) {
-			t.Fatalf("round %d: session size %d, want %d", round, got, len(want))
-		}
-	}
-	d := digest.FromBytes(want)
-	if _, err := resume(t, b, id).Commit(ctx, d); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-	if got := readAll(t, a, d); !bytes.Equal(got, want) {
-		t.Errorf("committed %d bytes, want the winners' %d", len(got), len(want))
-	}
-}
-
-// A stale Upload value (its session moved on elsewhere) cannot append or commit.
-func TestStaleValueConflicts(t *testing.T) {
-	a := freshStore(t)
-	b := replica(t, a)
-	ctx := t.Context()
-	stale, err := a.CreateUpload(ctx, "library/stale")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fresh := resume(t, b, stale.Info().ID)
-	if _, err := fresh.Append(ctx, strings.NewReader("moved on")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stale.Append(ctx, strings.NewReader("late")); !errors.Is(err, blob.ErrUploadConflict) {
-		t.Errorf("stale Append = %v, want ErrUploadConflict", err)
-	}
-	// The stale value's own bytes (none) verify, but the copy's source If-Match refuses.
-	if _, err := stale.Commit(ctx, digest.FromString("")); !errors.Is(err, blob.ErrUploadConflict) {
-		t.Errorf("stale Commit = %v, want ErrUploadConflict", err)
-	}
-	if _, err := stale.Commit(ctx, digest.SHA512.FromString("")); !errors.Is(err, blob.ErrUploadConflict) {
-		t.Errorf("stale Commit (sha512, reads the session) = %v, want ErrUploadConflict", err)
-	}
-	if _, err := fresh.Commit(ctx, digest.FromString("moved on")); err != nil {
-		t.Errorf("Commit of the fresh value: %v", err)
-	}
-}
-
-// A session started on one replica goes on and finishes on others.
-func TestSessionAcrossReplicas(t *testing.T) {
-	a := freshStore(t)
-	b, c := replica(t, a), replica(t, a)
-	ctx := t.Context()
-	data := randomBytes(3<<20+5, 7)
-	u, err := a.CreateUpload(ctx, "library/moving")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := u.Info().ID
-	for i, s := range []*Store{a, b, c, b} {
-		part := data[i*len(data)/4 : (i+1)*len(data)/4]
-		if _, err := resume(t, s, id).Append(ctx, bytes.NewReader(part)); err != nil {
-			t.Fatalf("Append %d: %v", i, err)
-		}
-	}
-	d := digest.FromBytes(data)
-	if _, err := resume(t, c, id).Commit(ctx, d); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-	if got := readAll(t, a, d); !bytes.Equal(got, data) {
-		t.Errorf("read %d bytes, want %d", len(got), len(data))
-	}
 }
 
 // lostResponse forwards requests but, once, drops the response of a Put Block List: the
@@ -227,39 +103,10 @@ func (l *lostResponse) Do(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-func TestRetriedAppendIsNotAConflict(t *testing.T) {
-	s := freshStore(t)
-	o := options(t, s.containerName)
-	lost := &lostResponse{next: http.DefaultClient}
-	o.Client.Transport = lost
-	flaky := mustNew(t, o)
-	ctx := t.Context()
-	u, err := flaky.CreateUpload(ctx, "library/retry")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.Append(ctx, strings.NewReader("hello")); err != nil {
-		t.Fatalf("Append whose first response was lost: %v", err)
-	}
-	if !lost.dropped.Load() {
-		t.Fatal("no response was dropped")
-	}
-	if _, err := u.Append(ctx, strings.NewReader(" world")); err != nil {
-		t.Fatalf("next Append: %v", err)
-	}
-	d := digest.FromString("hello world")
-	if _, err := u.Commit(ctx, d); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-	if got := readAll(t, s, d); string(got) != "hello world" {
-		t.Errorf("read %q", got)
-	}
-}
-
 func TestRedirect(t *testing.T) {
 	s := freshStore(t)
 	ctx := t.Context()
-	data := randomBytes(5000, 9)
+	data := blobtest.RandomBytes(5000, 9)
 	d, err := s.Put(ctx, digest.FromBytes(data), bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
@@ -374,13 +221,13 @@ func BenchmarkAppendCommit(b *testing.B) {
 	if err := s.CreateContainer(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	blobtest.BenchmarkAppendCommit(b, s, randomBytes(benchSize, 1))
+	blobtest.BenchmarkAppendCommit(b, s, blobtest.RandomBytes(benchSize, 1))
 }
 
 // BenchmarkRawUploadBuffer is the floor for BenchmarkAppendCommit: the same bytes in one
 // SDK UploadBuffer (staged blocks and a commit, no hashing, no session, no copy).
 func BenchmarkRawUploadBuffer(b *testing.B) {
-	data := randomBytes(benchSize, 1)
+	data := blobtest.RandomBytes(benchSize, 1)
 	s := mustNew(b, options(b, fmt.Sprintf("bench-%016x", rand.Uint64())))
 	ctx := context.Background()
 	if err := s.CreateContainer(ctx); err != nil {
@@ -446,7 +293,7 @@ func TestRecommitRefreshes(t *testing.T) {
 		}
 		prevTime, prevTag = gotTime, gotTag
 	}
-	if got := readAll(t, s, d); !bytes.Equal(got, data) {
+	if got := blobtest.ReadBlob(t, s, d); !bytes.Equal(got, data) {
 		t.Errorf("read %q", got)
 	}
 }

@@ -342,11 +342,11 @@ func (u *upload) commit(ctx context.Context, want digest.Digest) (blob.Info, err
 		return blob.Info{}, blob.ErrUploadNotFound
 	}
 	if err := sessions.CheckDigest(want); err != nil {
-		return blob.Info{}, errors.Join(err, u.end(ctx))
+		return blob.Info{}, u.endRefused(ctx, err)
 	}
 	if err := u.verify(ctx, want); err != nil {
 		if errors.Is(err, blob.ErrDigestMismatch) {
-			err = errors.Join(err, u.end(ctx))
+			err = u.endRefused(ctx, err)
 		}
 		return blob.Info{}, err
 	}
@@ -489,6 +489,22 @@ func (u *upload) end(ctx context.Context) error {
 		return errors.Join(blob.ErrUploadNotFound, err)
 	}
 	return err
+}
+
+// endRefused ends the session over a commit refused with cause (a digest that is invalid
+// or does not match), unless the session moved on since u loaded it: then u's bytes are
+// not the session's, the refusal says nothing about it, and the answer is a conflict.
+func (u *upload) endRefused(ctx context.Context, cause error) error {
+	_, err := u.bb.Delete(ctx, &azb.DeleteOptions{AccessConditions: ifMatch(u.etag)})
+	switch {
+	case isConditionFailed(err):
+		return fmt.Errorf("%w: %w", blob.ErrUploadConflict, err)
+	case isNotFound(err):
+		u.ended = true
+		return errors.Join(blob.ErrUploadNotFound, err)
+	}
+	u.ended = true
+	return errors.Join(cause, err)
 }
 
 // Cancel implements blob.Upload.

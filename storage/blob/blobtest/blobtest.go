@@ -9,6 +9,8 @@
 //     wrapping digest.Digest.Validate's error (ErrUnsupportedDigest for unknown algorithms).
 //   - After Commit or Cancel, the session's Append, Commit and Cancel, and Store.Upload
 //     of its id, return ErrUploadNotFound.
+//   - With WithReplicas: an Append or Commit through an Upload value whose session another
+//     value moved on since returns ErrUploadConflict and keeps nothing.
 package blobtest
 
 import (
@@ -42,6 +44,30 @@ func WithReopen(reopen func(t *testing.T, s blob.Store) blob.Store) Option {
 	return func(s *suite) { s.reopen = reopen }
 }
 
+// WithReplicas says that the Store values WithReopen makes may work on one session at
+// the same time, as the replicas of a registry do, so the suite also runs its replica
+// tests: racing Appends, stale Upload values, a session moving between replicas. It
+// needs WithReopen.
+func WithReplicas() Option {
+	return func(s *suite) { s.replicas = true }
+}
+
+// WithRaceCheck adds a driver's own check to the replica test ConcurrentAppendOneWins,
+// e.g. that the losing Append left nothing behind in the backing storage. After each
+// race, check gets the store that started the session and the session as resumed after
+// the race; an error fails the test.
+func WithRaceCheck(check func(t *testing.T, s blob.Store, u blob.Upload) error) Option {
+	return func(s *suite) { s.raceCheck = check }
+}
+
+// WithLostResponse lets the suite run RetriedAppendIsNotAConflict. flaky returns another
+// Store value over s's backing storage that, once, drops the response of the conditional
+// write with which an Append records the session's new state, after the write landed;
+// dropped reports whether it has.
+func WithLostResponse(flaky func(t *testing.T, s blob.Store) (st blob.Store, dropped func() bool)) Option {
+	return func(s *suite) { s.lostResponse = flaky }
+}
+
 // Run runs the suite against the driver that newStore makes. newStore must return an
 // empty store used by no other test: it is called once per subtest, and subtests run in
 // parallel.
@@ -49,6 +75,9 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store, opts ...Option) {
 	s := &suite{newStore: newStore}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.replicas && s.reopen == nil {
+		t.Fatal("blobtest: WithReplicas needs WithReopen")
 	}
 	tests := []struct {
 		name string
@@ -69,6 +98,10 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store, opts ...Option) {
 		{"WalkUploads", s.testWalkUploads},
 		{"FailedAppend", s.testFailedAppend},
 		{"Putter", s.testPutter},
+		{"ConcurrentAppendOneWins", s.testConcurrentAppendOneWins},
+		{"StaleValueConflicts", s.testStaleValueConflicts},
+		{"SessionAcrossReplicas", s.testSessionAcrossReplicas},
+		{"RetriedAppendIsNotAConflict", s.testRetriedAppendIsNotAConflict},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,8 +112,11 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store, opts ...Option) {
 }
 
 type suite struct {
-	newStore func(t *testing.T) blob.Store
-	reopen   func(t *testing.T, s blob.Store) blob.Store
+	newStore     func(t *testing.T) blob.Store
+	reopen       func(t *testing.T, s blob.Store) blob.Store
+	replicas     bool
+	raceCheck    func(t *testing.T, s blob.Store, u blob.Upload) error
+	lostResponse func(t *testing.T, s blob.Store) (blob.Store, func() bool)
 }
 
 // restart returns st as a restarted process would see it.
@@ -138,15 +174,15 @@ func (s *suite) testNotFound(t *testing.T) {
 }
 
 func (s *suite) testRoundTrip(t *testing.T) {
-	big := randomBytes(3<<20+17, 1)
+	big := RandomBytes(3<<20+17, 1)
 	tests := []struct {
 		name   string
 		chunks [][]byte
 	}{
 		{"no append", nil},
 		{"one empty append", [][]byte{{}}},
-		{"one append", [][]byte{randomBytes(1000, 2)}},
-		{"several appends", split(randomBytes(100_000, 3), 1, 4095, 4096, 30_000, 0, 50_000)},
+		{"one append", [][]byte{RandomBytes(1000, 2)}},
+		{"several appends", split(RandomBytes(100_000, 3), 1, 4095, 4096, 30_000, 0, 50_000)},
 		{"larger than copy buffers", split(big, 2<<20+5)},
 	}
 	for _, tc := range tests {
@@ -171,7 +207,7 @@ func (s *suite) testRoundTrip(t *testing.T) {
 			if diff := cmp.Diff(info, stat, approxTime); diff != "" {
 				t.Errorf("Stat differs from Commit (-commit +stat):\n%s", diff)
 			}
-			if got := readBlob(t, st, want); !bytes.Equal(got, data) {
+			if got := ReadBlob(t, st, want); !bytes.Equal(got, data) {
 				t.Errorf("Open read %d bytes, want the %d committed", len(got), len(data))
 			}
 			if _, err := st.Upload(ctx, u.Info().ID); !errors.Is(err, blob.ErrUploadNotFound) {
@@ -183,7 +219,7 @@ func (s *suite) testRoundTrip(t *testing.T) {
 
 func (s *suite) testSeek(t *testing.T) {
 	st := s.newStore(t)
-	data := randomBytes(10_000, 4)
+	data := RandomBytes(10_000, 4)
 	d := put(t, st, data).Digest
 	tests := []struct {
 		name    string
@@ -231,7 +267,7 @@ func (s *suite) testSeek(t *testing.T) {
 func (s *suite) testResume(t *testing.T) {
 	st := s.newStore(t)
 	ctx := t.Context()
-	data := randomBytes(2<<20+3, 5)
+	data := RandomBytes(2<<20+3, 5)
 	u := createWith(t, st, "library/resume", data[:1<<20+1])
 	before := u.Info()
 
@@ -248,7 +284,7 @@ func (s *suite) testResume(t *testing.T) {
 	if _, err := u2.Commit(ctx, want); err != nil {
 		t.Fatalf("Commit after resume: %v", err)
 	}
-	if got := readBlob(t, st2, want); !bytes.Equal(got, data) {
+	if got := ReadBlob(t, st2, want); !bytes.Equal(got, data) {
 		t.Errorf("resumed upload committed %d bytes, want %d", len(got), len(data))
 	}
 }
@@ -256,7 +292,7 @@ func (s *suite) testResume(t *testing.T) {
 func (s *suite) testDigestMismatch(t *testing.T) {
 	st := s.newStore(t)
 	ctx := t.Context()
-	data := randomBytes(5000, 6)
+	data := RandomBytes(5000, 6)
 	u := createWith(t, st, "library/mismatch", data)
 	wrong := digest.FromString("something else")
 	if _, err := u.Commit(ctx, wrong); !errors.Is(err, blob.ErrDigestMismatch) {
@@ -267,7 +303,7 @@ func (s *suite) testDigestMismatch(t *testing.T) {
 }
 
 func (s *suite) testBadDigest(t *testing.T) {
-	data := randomBytes(3000, 7)
+	data := RandomBytes(3000, 7)
 	hex64 := digest.FromBytes(data).Encoded()
 	tests := []struct {
 		name string
@@ -302,7 +338,7 @@ func (s *suite) testBadDigest(t *testing.T) {
 func (s *suite) testSHA512(t *testing.T) {
 	st := s.newStore(t)
 	ctx := t.Context()
-	data := randomBytes(1<<20+9, 8)
+	data := RandomBytes(1<<20+9, 8)
 	u := createWith(t, st, "library/sha512", split(data, 12345)...)
 	want := digest.SHA512.FromBytes(data)
 	info, err := u.Commit(ctx, want)
@@ -312,7 +348,7 @@ func (s *suite) testSHA512(t *testing.T) {
 	if info.Digest != want || info.Size != int64(len(data)) {
 		t.Errorf("Commit = %+v, want digest %s, size %d", info, want, len(data))
 	}
-	if got := readBlob(t, st, want); !bytes.Equal(got, data) {
+	if got := ReadBlob(t, st, want); !bytes.Equal(got, data) {
 		t.Errorf("read %d bytes, want %d", len(got), len(data))
 	}
 	if _, err := st.Stat(ctx, digest.FromBytes(data)); !errors.Is(err, blob.ErrNotFound) {
@@ -325,7 +361,7 @@ func (s *suite) testSHA512(t *testing.T) {
 
 func (s *suite) testCancel(t *testing.T) {
 	st := s.newStore(t)
-	data := randomBytes(4000, 9)
+	data := RandomBytes(4000, 9)
 	u := createWith(t, st, "library/cancel", data)
 	if err := u.Cancel(t.Context()); err != nil {
 		t.Fatalf("Cancel: %v", err)
@@ -337,7 +373,7 @@ func (s *suite) testCancel(t *testing.T) {
 func (s *suite) testConcurrentSameDigest(t *testing.T) {
 	st := s.newStore(t)
 	ctx := t.Context()
-	data := randomBytes(256<<10+3, 10)
+	data := RandomBytes(256<<10+3, 10)
 	want := digest.FromBytes(data)
 	var wg sync.WaitGroup
 	for range 8 {
@@ -359,7 +395,7 @@ func (s *suite) testConcurrentSameDigest(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := readBlob(t, st, want); !bytes.Equal(got, data) {
+	if got := ReadBlob(t, st, want); !bytes.Equal(got, data) {
 		t.Errorf("read %d bytes, want %d", len(got), len(data))
 	}
 	if diff := cmp.Diff([]digest.Digest{want}, walkDigests(t, st)); diff != "" {
@@ -372,7 +408,7 @@ func (s *suite) testConcurrentSameDigest(t *testing.T) {
 
 func (s *suite) testRecommit(t *testing.T) {
 	st := s.newStore(t)
-	data := randomBytes(2000, 11)
+	data := RandomBytes(2000, 11)
 	first := put(t, st, data)
 	second := put(t, st, data)
 	if second.Digest != first.Digest || second.Size != first.Size {
@@ -381,7 +417,7 @@ func (s *suite) testRecommit(t *testing.T) {
 	if second.ModTime.Before(first.ModTime) {
 		t.Errorf("second Commit ModTime %v is before the first's %v", second.ModTime, first.ModTime)
 	}
-	if got := readBlob(t, st, first.Digest); !bytes.Equal(got, data) {
+	if got := ReadBlob(t, st, first.Digest); !bytes.Equal(got, data) {
 		t.Errorf("read %d bytes, want %d", len(got), len(data))
 	}
 }
@@ -389,7 +425,7 @@ func (s *suite) testRecommit(t *testing.T) {
 func (s *suite) testDelete(t *testing.T) {
 	st := s.newStore(t)
 	ctx := t.Context()
-	data := randomBytes(2000, 12)
+	data := RandomBytes(2000, 12)
 	d := put(t, st, data).Digest
 	if err := st.Delete(ctx, d); err != nil {
 		t.Fatalf("Delete: %v", err)
@@ -407,7 +443,7 @@ func (s *suite) testDelete(t *testing.T) {
 		t.Errorf("second Delete = %v, want ErrNotFound", err)
 	}
 	put(t, st, data)
-	if got := readBlob(t, st, d); !bytes.Equal(got, data) {
+	if got := ReadBlob(t, st, d); !bytes.Equal(got, data) {
 		t.Errorf("read %d bytes after committing again, want %d", len(got), len(data))
 	}
 }
@@ -417,16 +453,16 @@ func (s *suite) testWalk(t *testing.T) {
 	ctx := t.Context()
 	var want []blob.Info
 	for i := range 4 {
-		want = append(want, put(t, st, randomBytes(100*i, uint64(20+i))))
+		want = append(want, put(t, st, RandomBytes(100*i, uint64(20+i))))
 	}
-	data := randomBytes(777, 30)
+	data := RandomBytes(777, 30)
 	u := createWith(t, st, "library/walk", data)
 	info, err := u.Commit(ctx, digest.SHA512.FromBytes(data))
 	if err != nil {
 		t.Fatalf("Commit(sha512): %v", err)
 	}
 	want = append(want, info)
-	createWith(t, st, "library/walk", randomBytes(10, 31)) // uncommitted: not a blob
+	createWith(t, st, "library/walk", RandomBytes(10, 31)) // uncommitted: not a blob
 
 	var got []blob.Info
 	if err := st.Walk(ctx, func(i blob.Info) error { got = append(got, i); return nil }); err != nil {
@@ -447,7 +483,7 @@ func (s *suite) testWalk(t *testing.T) {
 func (s *suite) testWalkUploads(t *testing.T) {
 	st := s.newStore(t)
 	ctx := t.Context()
-	a := createWith(t, st, "library/a", randomBytes(1234, 40))
+	a := createWith(t, st, "library/a", RandomBytes(1234, 40))
 	b := createWith(t, st, "team/b/c")
 	want := []blob.UploadInfo{a.Info(), b.Info()}
 
@@ -466,7 +502,7 @@ func (s *suite) testWalkUploads(t *testing.T) {
 		t.Errorf("WalkUploads with failing fn = %v after %d calls, want errBoom after 1", err, calls)
 	}
 
-	if _, err := a.Commit(ctx, digest.FromBytes(randomBytes(1234, 40))); err != nil {
+	if _, err := a.Commit(ctx, digest.FromBytes(RandomBytes(1234, 40))); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	if err := b.Cancel(ctx); err != nil {
@@ -478,7 +514,7 @@ func (s *suite) testWalkUploads(t *testing.T) {
 }
 
 func (s *suite) testFailedAppend(t *testing.T) {
-	data := randomBytes(4<<20+123, 50)
+	data := RandomBytes(4<<20+123, 50)
 	tests := []struct {
 		name      string
 		before    int  // bytes appended successfully first
@@ -525,7 +561,7 @@ func (s *suite) testFailedAppend(t *testing.T) {
 			if _, err := u.Commit(t.Context(), want); err != nil {
 				t.Fatalf("Commit after failed Append: %v", err)
 			}
-			if got := readBlob(t, st, want); !bytes.Equal(got, data) {
+			if got := ReadBlob(t, st, want); !bytes.Equal(got, data) {
 				t.Errorf("read %d bytes, want %d", len(got), len(data))
 			}
 		})
@@ -538,7 +574,7 @@ func (s *suite) testPutter(t *testing.T) {
 	if _, ok := s.newStore(t).(blob.Putter); !ok {
 		t.Skip("driver has no Put")
 	}
-	small, large := randomBytes(100, 60), randomBytes(3<<20+7, 61)
+	small, large := RandomBytes(100, 60), RandomBytes(3<<20+7, 61)
 	sha512Of := func(b []byte) digest.Digest { return digest.SHA512.FromBytes(b) }
 	tests := []struct {
 		name    string
@@ -577,7 +613,7 @@ func (s *suite) testPutter(t *testing.T) {
 				if info.Digest != tc.want || info.Size != int64(len(tc.data)) {
 					t.Errorf("Put = %+v, want %s of %d bytes", info, tc.want, len(tc.data))
 				}
-				if got := readBlob(t, st, tc.want); !bytes.Equal(got, tc.data) {
+				if got := ReadBlob(t, st, tc.want); !bytes.Equal(got, tc.data) {
 					t.Errorf("read back %d bytes, want %d", len(got), len(tc.data))
 				}
 			}
@@ -650,7 +686,8 @@ func put(t *testing.T, st blob.Store, data []byte) blob.Info {
 	return info
 }
 
-func readBlob(t *testing.T, st blob.Store, d digest.Digest) []byte {
+// ReadBlob returns the bytes of the committed blob d, failing the test if it cannot.
+func ReadBlob(t *testing.T, st blob.Store, d digest.Digest) []byte {
 	t.Helper()
 	r, err := st.Open(t.Context(), d)
 	if err != nil {
@@ -711,8 +748,8 @@ func walkUploadIDs(t *testing.T, st blob.Store) []string {
 	return ids
 }
 
-// randomBytes returns n reproducible pseudo-random bytes.
-func randomBytes(n int, seed uint64) []byte {
+// RandomBytes returns n reproducible pseudo-random bytes: the same for the same n and seed.
+func RandomBytes(n int, seed uint64) []byte {
 	b := make([]byte, n)
 	var s [32]byte
 	s[0] = byte(seed)

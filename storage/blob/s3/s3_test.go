@@ -4,13 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -58,36 +57,18 @@ func TestSuite(t *testing.T) {
 	blobtest.Run(t,
 		func(t *testing.T) blob.Store { s, _ := freshStore(t); return s },
 		blobtest.WithReopen(func(t *testing.T, s blob.Store) blob.Store { return replica(t, s.(*Store), nil) }),
+		blobtest.WithReplicas(),
+		blobtest.WithRaceCheck(func(t *testing.T, s blob.Store, u blob.Upload) error {
+			if n, want := len(keys(t, s.(*Store))), 1+len(u.(*upload).st.Chunks); n != want {
+				return fmt.Errorf("bucket holds %d objects, want %d (the loser's chunks removed)", n, want)
+			}
+			return nil
+		}),
+		blobtest.WithLostResponse(func(t *testing.T, s blob.Store) (blob.Store, func() bool) {
+			lost := &lostResponse{}
+			return replica(t, s.(*Store), lost), lost.dropped.Load
+		}),
 	)
-}
-
-func randomBytes(n int, seed uint64) []byte {
-	b := make([]byte, n)
-	_, _ = rand.NewChaCha8([32]byte{byte(seed)}).Read(b) // never fails
-	return b
-}
-
-func resume(t *testing.T, s *Store, id string) blob.Upload {
-	t.Helper()
-	u, err := s.Upload(t.Context(), id)
-	if err != nil {
-		t.Fatalf("Upload(%s): %v", id, err)
-	}
-	return u
-}
-
-func readAll(t *testing.T, s *Store, d digest.Digest) []byte {
-	t.Helper()
-	r, err := s.Open(t.Context(), d)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	defer r.Close()
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	return b
 }
 
 // keys lists every object in s's bucket, without s's prefix.
@@ -109,7 +90,7 @@ func keys(t *testing.T, s *Store) []string {
 func TestChunksAndServerSideCommit(t *testing.T) {
 	s, f := freshStore(t)
 	ctx := t.Context()
-	data := randomBytes(13<<20+1000, 1)
+	data := blobtest.RandomBytes(13<<20+1000, 1)
 	sizes := []int{3 << 20, 4 << 20, 6 << 20, 1000}
 	u, err := s.CreateUpload(ctx, "library/chunks")
 	if err != nil {
@@ -142,143 +123,11 @@ func TestChunksAndServerSideCommit(t *testing.T) {
 	if got := f.copies.Load(); got != int64(len(want)) {
 		t.Errorf("Commit made %d UploadPartCopy requests, want %d", got, len(want))
 	}
-	if got := readAll(t, s, d); !bytes.Equal(got, data) {
+	if got := blobtest.ReadBlob(t, s, d); !bytes.Equal(got, data) {
 		t.Errorf("read %d bytes, want %d", len(got), len(data))
 	}
 	if diff := cmp.Diff([]string{"blobs/sha256/" + d.Encoded()}, keys(t, s)); diff != "" {
 		t.Errorf("bucket after Commit (-want +got):\n%s", diff)
-	}
-}
-
-// Two replicas that resume a session at the same size and append to it at once: exactly
-// one Append lands, the other reports a retryable conflict and leaves nothing behind.
-func TestConcurrentAppendOneWins(t *testing.T) {
-	a, _ := freshStore(t)
-	b := replica(t, a, nil)
-	ctx := t.Context()
-	u, err := a.CreateUpload(ctx, "library/race")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := u.Info().ID
-	var want []byte
-	for round := range 4 {
-		ua, ub := resume(t, a, id), resume(t, b, id)
-		chunks := [][]byte{randomBytes(1<<20+round, uint64(2*round)), randomBytes(6<<20+round, uint64(2*round+1))}
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for i, up := range []blob.Upload{ua, ub} {
-			wg.Go(func() { _, errs[i] = up.Append(ctx, bytes.NewReader(chunks[i])) })
-		}
-		wg.Wait()
-		winners := 0
-		for i, err := range errs {
-			switch {
-			case err == nil:
-				winners++
-				want = append(want, chunks[i]...)
-			case !errors.Is(err, blob.ErrUploadConflict):
-				t.Fatalf("round %d: losing Append = %v, want ErrUploadConflict", round, err)
-			}
-		}
-		if winners != 1 {
-			t.Fatalf("round %d: %d Appends succeeded (%v), want exactly 1", round, winners, errs)
-		}
-		cur := resume(t, b, id)
-		if got := cur.Info().Size; got != int64(len(want)) {
-			t.Fatalf("round %d: session size %d, want %d", round, got, len(want))
-		}
-		if n, want := len(keys(t, a)), 1+len(cur.(*upload).st.Chunks); n != want {
-			t.Errorf("round %d: bucket holds %d objects, want %d (the loser's chunks removed)", round, n, want)
-		}
-	}
-	d := digest.FromBytes(want)
-	if _, err := resume(t, b, id).Commit(ctx, d); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-	if got := readAll(t, a, d); !bytes.Equal(got, want) {
-		t.Errorf("committed %d bytes, want the winners' %d", len(got), len(want))
-	}
-}
-
-// A stale Upload value (its session moved on elsewhere) can neither append nor reuse a
-// chunk that the newer state merged away.
-func TestStaleValueConflicts(t *testing.T) {
-	a, _ := freshStore(t)
-	b := replica(t, a, nil)
-	ctx := t.Context()
-	stale, err := a.CreateUpload(ctx, "library/stale")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := stale.Append(ctx, strings.NewReader("small ")); err != nil {
-		t.Fatal(err)
-	}
-	fresh := resume(t, b, stale.Info().ID)
-	if _, err := fresh.Append(ctx, strings.NewReader("moved on")); err != nil { // merges "small "
-		t.Fatal(err)
-	}
-	if _, err := stale.Append(ctx, strings.NewReader("late")); !errors.Is(err, blob.ErrUploadConflict) {
-		t.Errorf("stale Append = %v, want ErrUploadConflict", err)
-	}
-	if _, err := fresh.Commit(ctx, digest.FromString("small moved on")); err != nil {
-		t.Errorf("Commit of the fresh value: %v", err)
-	}
-	if _, err := stale.Append(ctx, strings.NewReader("later")); !errors.Is(err, blob.ErrUploadNotFound) {
-		t.Errorf("Append after another replica committed = %v, want ErrUploadNotFound", err)
-	}
-}
-
-// A session started on one replica goes on and finishes on others.
-func TestSessionAcrossReplicas(t *testing.T) {
-	a, _ := freshStore(t)
-	b, c := replica(t, a, nil), replica(t, a, nil)
-	ctx := t.Context()
-	data := randomBytes(11<<20+5, 7)
-	u, err := a.CreateUpload(ctx, "library/moving")
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := u.Info().ID
-	for i, s := range []*Store{a, b, c, b} {
-		part := data[i*len(data)/4 : (i+1)*len(data)/4]
-		if _, err := resume(t, s, id).Append(ctx, bytes.NewReader(part)); err != nil {
-			t.Fatalf("Append %d: %v", i, err)
-		}
-	}
-	d := digest.FromBytes(data)
-	if _, err := resume(t, c, id).Commit(ctx, d); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-	if got := readAll(t, a, d); !bytes.Equal(got, data) {
-		t.Errorf("read %d bytes, want %d", len(got), len(data))
-	}
-}
-
-func TestRetriedAppendIsNotAConflict(t *testing.T) {
-	s, _ := freshStore(t)
-	lost := &lostResponse{}
-	flaky := replica(t, s, lost)
-	ctx := t.Context()
-	u, err := flaky.CreateUpload(ctx, "library/retry")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := u.Append(ctx, strings.NewReader("hello")); err != nil {
-		t.Fatalf("Append whose first response was lost: %v", err)
-	}
-	if !lost.dropped.Load() {
-		t.Fatal("no response was dropped")
-	}
-	if _, err := u.Append(ctx, strings.NewReader(" world")); err != nil {
-		t.Fatalf("next Append: %v", err)
-	}
-	d := digest.FromString("hello world")
-	if _, err := u.Commit(ctx, d); err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
-	if got := readAll(t, s, d); string(got) != "hello world" {
-		t.Errorf("read %q", got)
 	}
 }
 
@@ -287,7 +136,7 @@ func TestRetriedAppendIsNotAConflict(t *testing.T) {
 func TestPutMultipart(t *testing.T) {
 	s, _ := freshStore(t)
 	ctx := t.Context()
-	data := randomBytes(12<<20+3, 3)
+	data := blobtest.RandomBytes(12<<20+3, 3)
 	if _, err := s.Put(ctx, digest.FromString("other"), bytes.NewReader(data)); !errors.Is(err, blob.ErrDigestMismatch) {
 		t.Fatalf("Put(wrong digest) = %v, want ErrDigestMismatch", err)
 	}
@@ -306,7 +155,7 @@ func TestPutMultipart(t *testing.T) {
 	if err != nil || info.Size != int64(len(data)) {
 		t.Fatalf("Put = %+v, %v", info, err)
 	}
-	if got := readAll(t, s, d); !bytes.Equal(got, data) {
+	if got := blobtest.ReadBlob(t, s, d); !bytes.Equal(got, data) {
 		t.Errorf("read %d bytes, want %d", len(got), len(data))
 	}
 }
@@ -321,7 +170,7 @@ func TestRecommitRefreshesModTime(t *testing.T) {
 	if err := s.CreateBucket(ctx); err != nil {
 		t.Fatal(err)
 	}
-	small, large := []byte("again"), randomBytes(11<<20, 4)
+	small, large := []byte("again"), blobtest.RandomBytes(11<<20, 4)
 	commits := []struct {
 		name string
 		do   func(data []byte) (blob.Info, error)
@@ -352,7 +201,7 @@ func TestRecommitRefreshesModTime(t *testing.T) {
 				if !info.ModTime.Equal(c.Now()) {
 					t.Errorf("%s of %d bytes after %s: ModTime %v, want %v", again.name, len(data), first.name, info.ModTime, c.Now())
 				}
-				if got := readAll(t, s, info.Digest); !bytes.Equal(got, data) {
+				if got := blobtest.ReadBlob(t, s, info.Digest); !bytes.Equal(got, data) {
 					t.Errorf("%s after %s: read %d bytes, want %d", again.name, first.name, len(got), len(data))
 				}
 				if err := s.Delete(ctx, info.Digest); err != nil {
@@ -366,7 +215,7 @@ func TestRecommitRefreshesModTime(t *testing.T) {
 func TestRedirect(t *testing.T) {
 	s, _ := freshStore(t)
 	ctx := t.Context()
-	data := randomBytes(5000, 9)
+	data := blobtest.RandomBytes(5000, 9)
 	info, err := s.Put(ctx, digest.FromBytes(data), bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
@@ -463,13 +312,13 @@ func BenchmarkAppendCommit(b *testing.B) {
 	if err := s.CreateBucket(b.Context()); err != nil {
 		b.Fatal(err)
 	}
-	blobtest.BenchmarkAppendCommit(b, s, randomBytes(benchSize, 1))
+	blobtest.BenchmarkAppendCommit(b, s, blobtest.RandomBytes(benchSize, 1))
 }
 
 // BenchmarkRawPutObject is the floor for BenchmarkAppendCommit: the same bytes in one
 // PutObject (no hashing, no chunks, no session, no copy).
 func BenchmarkRawPutObject(b *testing.B) {
-	data := randomBytes(benchSize, 1)
+	data := blobtest.RandomBytes(benchSize, 1)
 	f := newFake(b)
 	s := mustNew(b, Options{Client: f.client(nil), Bucket: "bench"})
 	ctx := context.Background()

@@ -319,6 +319,21 @@ func (u *upload) settle(ctx context.Context, nonce string, cause error) error {
 	return fmt.Errorf("%w: %w", blob.ErrUploadConflict, cause)
 }
 
+// checkCurrent reports a conflict if the session's state is no longer the one u loaded.
+func (u *upload) checkCurrent(ctx context.Context) error {
+	_, etag, err := u.readState(ctx)
+	switch {
+	case errors.Is(err, blob.ErrUploadNotFound):
+		u.ended = true
+		return err
+	case err != nil:
+		return err
+	case etag != u.etag:
+		return fmt.Errorf("%w: the session moved on", blob.ErrUploadConflict)
+	}
+	return nil
+}
+
 // readChunk returns the bytes of one of the session's chunks. A chunk that is gone means
 // that the session ended or moved on since u loaded it.
 func (u *upload) readChunk(ctx context.Context, c chunk) ([]byte, error) {
@@ -405,6 +420,12 @@ func (u *upload) Commit(ctx context.Context, want digest.Digest) (blob.Info, err
 func (u *upload) commit(ctx context.Context, want digest.Digest) (blob.Info, error) {
 	if u.ended {
 		return blob.Info{}, blob.ErrUploadNotFound
+	}
+	// S3 offers no delete or multipart copy conditioned on the state's ETag, so a value
+	// that fell behind the session learns it here, before its bytes are published or a
+	// mismatch of its own ends a session that moved on.
+	if err := u.checkCurrent(ctx); err != nil {
+		return blob.Info{}, err
 	}
 	if err := sessions.CheckDigest(want); err != nil {
 		return blob.Info{}, errors.Join(err, u.end(ctx))
