@@ -27,6 +27,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Options configure a run. Zero fields take the defaults given on each.
@@ -35,8 +37,8 @@ import (
 // directory) for the server's data, the baseline files and the server's log, and removes
 // it afterwards unless Keep. Put WorkDir on the disk to be measured: on a tmpfs the
 // fsyncs of both Cerulean and the push baseline cost nothing. The server keeps every
-// blob pushed, 2 × Rounds × BigBlob bytes of big blobs (3 GiB by default); the baseline
-// holds one big blob at a time.
+// blob pushed and the baseline every file it writes, 4 × Rounds × BigBlob bytes of big
+// blobs each (6 GiB each by default); a run starts only if WorkDir has room for them.
 type Options struct {
 	Binary           string        // cerulean binary to start as the server under test (required)
 	WorkDir          string        // where the scratch directory is made
@@ -67,6 +69,28 @@ func (o Options) withDefaults() (Options, error) {
 	setDefault(&o.Rounds, 3)
 	return o, nil
 }
+
+// spaceNeeded is what a run writes to its scratch directory at most: the big blobs both
+// sides keep, and 1 GiB for the rest (small images, the tagged repository, metadata).
+func (o Options) spaceNeeded() int64 {
+	return 2*4*int64(o.Rounds)*o.BigBlob + 1<<30
+}
+
+// checkRoom fails unless the file system of dir has need bytes free, so that a run does
+// not end midway on a full disk (or, on a tmpfs, in memory pressure).
+func checkRoom(dir string, need int64) error {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Errorf("bench: free space of %s: %w", dir, err)
+	}
+	if free := int64(st.Bavail) * st.Bsize; free < need {
+		return fmt.Errorf("bench: the run needs %.1f GiB in %s and %.1f GiB are free (the server and the baseline each keep 4 × --rounds big blobs): "+
+			"give --work-dir on a larger file system, or fewer --rounds or a smaller --big-blob", gib(need), filepath.Dir(dir), gib(free))
+	}
+	return nil
+}
+
+func gib(n int64) float64 { return float64(n) / (1 << 30) }
 
 func setDefault[T int | int64 | time.Duration](v *T, def T) {
 	if *v <= 0 {
@@ -109,6 +133,9 @@ func Run(ctx context.Context, opts Options, out io.Writer) (Report, error) {
 	dir, err := os.MkdirTemp(opts.WorkDir, "cerulean-bench-")
 	if err != nil {
 		return Report{}, err
+	}
+	if err := checkRoom(dir, opts.spaceNeeded()); err != nil {
+		return Report{}, errors.Join(err, os.Remove(dir))
 	}
 	r := &runner{opts: opts, out: out, dir: dir, report: Report{Settings: opts.settings(), RSSLimitBytes: rssLimit}}
 	err = r.run(ctx)

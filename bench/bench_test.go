@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -89,5 +90,23 @@ func TestOptionsDefaults(t *testing.T) {
 		ManifestConns: 32, ManifestDuration: 5 * time.Second, Tags: 7, Rounds: 3}
 	if o != want {
 		t.Errorf("got %+v, want %+v", o, want)
+	}
+}
+
+// A run that would not fit in its work directory is refused before it starts, says what
+// it needs and how to make it fit, and leaves nothing behind.
+func TestRunRefusesTooSmallWorkDir(t *testing.T) {
+	dir := t.TempDir()
+	huge := int64(1) << 50 // 1 PiB per blob: no file system here has room
+	var out bytes.Buffer
+	_, err := Run(t.Context(), Options{Binary: "never started", WorkDir: dir, BigBlob: huge, Rounds: 1}, &out)
+	if err == nil || !strings.Contains(err.Error(), "--work-dir") || !strings.Contains(err.Error(), "GiB are free") {
+		t.Fatalf("Run = %v, want a refusal that names --work-dir and the free space", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("work directory holds %d entries after the refusal, want none", len(left))
+	}
+	if got := (Options{Rounds: 3, BigBlob: 512 << 20}).spaceNeeded(); got != 13<<30 {
+		t.Errorf("default run needs %d bytes, want 13 GiB (12 of big blobs, 1 for the rest)", got)
 	}
 }
