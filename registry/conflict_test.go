@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,8 +12,6 @@ import (
 
 	"github.com/cerulean-registry/cerulean/registry"
 	"github.com/cerulean-registry/cerulean/storage/blob"
-	"github.com/cerulean-registry/cerulean/storage/blob/fs"
-	"github.com/cerulean-registry/cerulean/storage/meta/sqlite"
 )
 
 // racingStore is a shared blob store in which, on the next Append or Commit, another
@@ -66,16 +63,7 @@ func (u *racingUpload) Commit(ctx context.Context, d digest.Digest) (blob.Info, 
 // gets 416 with the session's real Range and Location (the client resumes from there), or
 // 404 when the other replica ended the session; never a 500.
 func TestUploadConflict(t *testing.T) {
-	dir := t.TempDir()
-	fsStore, err := fs.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := sqlite.Open(filepath.Join(dir, "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { md.Close() })
+	fsStore, md := newStores(t)
 	store := &racingStore{Store: fsStore}
 	srv := httptest.NewServer(registry.New(registry.Options{Blobs: store, Meta: md}))
 	t.Cleanup(srv.Close)

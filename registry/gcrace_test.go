@@ -5,7 +5,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -13,7 +12,6 @@ import (
 
 	"github.com/cerulean-registry/cerulean/registry"
 	"github.com/cerulean-registry/cerulean/storage/blob/fs"
-	"github.com/cerulean-registry/cerulean/storage/meta/sqlite"
 )
 
 // collectingStore pushes the blob being deleted again at the worst moment: after the
@@ -35,16 +33,7 @@ func (s *collectingStore) Delete(ctx context.Context, d digest.Digest) error {
 // that then vanish; its retry after the collection is whole.
 func TestGCNeverLosesAnAcknowledgedPush(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	files, err := fs.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := sqlite.Open(filepath.Join(dir, "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { md.Close() })
+	files, md := newStores(t)
 	store := &collectingStore{Store: files}
 	g := registry.New(registry.Options{Blobs: store, Meta: md})
 	srv := httptest.NewServer(g)

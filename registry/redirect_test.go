@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/cerulean-registry/cerulean/registry"
 	"github.com/cerulean-registry/cerulean/storage/blob"
 	"github.com/cerulean-registry/cerulean/storage/blob/fs"
-	"github.com/cerulean-registry/cerulean/storage/meta/sqlite"
 )
 
 // signingStore is the filesystem driver with the Redirector capability of the object-store
@@ -37,16 +35,7 @@ var _ blob.Redirector = (*signingStore)(nil)
 
 func TestBlobRedirect(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	files, err := fs.New(filepath.Join(dir, "blobs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := sqlite.Open(filepath.Join(dir, "meta.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { md.Close() })
+	files, md := newStores(t)
 	data := []byte("a layer's bytes")
 	d := digest.FromBytes(data)
 	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

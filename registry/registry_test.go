@@ -21,9 +21,10 @@ import (
 	"github.com/cerulean-registry/cerulean/storage/meta/sqlite"
 )
 
-// TestRegistryID serves two registries over the same stores: content pushed to one is
-// invisible in the other, which is also what the default id serves.
-func TestRegistryID(t *testing.T) {
+// newStores returns an empty filesystem blob store and SQLite metadata store, closed
+// when the test ends.
+func newStores(t *testing.T) (*fs.Store, *sqlite.Store) {
+	t.Helper()
 	dir := t.TempDir()
 	blobs, err := fs.New(filepath.Join(dir, "blobs"))
 	if err != nil {
@@ -34,6 +35,13 @@ func TestRegistryID(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { md.Close() })
+	return blobs, md
+}
+
+// TestRegistryID serves two registries over the same stores: content pushed to one is
+// invisible in the other, which is also what the default id serves.
+func TestRegistryID(t *testing.T) {
+	blobs, md := newStores(t)
 	gate := hostGate{}
 	serve := func(id string) *httptest.Server {
 		var s *httptest.Server
