@@ -208,6 +208,34 @@ func (c *Cloud) UpdateRegistry(t testing.TB, name string, properties map[string]
 	}
 }
 
+// CreateToken creates repository-scoped token name in registry on the scope map with id
+// scopeMapID, with its password1, through tokens, and returns that password (shown once).
+// It takes the client rather than a Cloud so that tests with ARM clients of their own
+// (another cloud configuration, another replica) share it.
+func CreateToken(t testing.TB, tokens *armcontainerregistry.TokensClient, resourceGroup, registry, name, scopeMapID string) string {
+	t.Helper()
+	p, err := tokens.BeginCreate(t.Context(), resourceGroup, registry, name,
+		armcontainerregistry.Token{Properties: &armcontainerregistry.TokenProperties{
+			ScopeMapID: &scopeMapID,
+			Credentials: &armcontainerregistry.TokenCredentialsProperties{Passwords: []*armcontainerregistry.TokenPassword{
+				{Name: to.Ptr(armcontainerregistry.TokenPasswordNamePassword1)}}},
+		}}, nil)
+	var tok armcontainerregistry.TokensClientCreateResponse
+	if err == nil {
+		tok, err = p.PollUntilDone(t.Context(), nil)
+	}
+	if err != nil {
+		t.Fatalf("create token %s: %v", name, err)
+	}
+	for _, pw := range tok.Properties.Credentials.Passwords {
+		if pw.Value != nil && *pw.Name == armcontainerregistry.TokenPasswordNamePassword1 {
+			return *pw.Value
+		}
+	}
+	t.Fatalf("token %s created without its password1", name)
+	return ""
+}
+
 // Principal is a service principal created through the directory API.
 type Principal struct {
 	ObjectID, ClientID, Secret string

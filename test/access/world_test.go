@@ -167,26 +167,9 @@ func newScopeMap(t testing.TB, c *testcloud.Cloud, registry, name string, action
 // returns its credential.
 func newToken(t testing.TB, c *testcloud.Cloud, registry, name, scopeMap string) credential {
 	t.Helper()
-	p, err := c.ACR(t, c.Owner).NewTokensClient().BeginCreate(t.Context(), c.Boot.ResourceGroup, registry, name,
-		armcontainerregistry.Token{Properties: &armcontainerregistry.TokenProperties{
-			ScopeMapID: to.Ptr(c.RegistryID(registry) + "/scopeMaps/" + scopeMap),
-			Credentials: &armcontainerregistry.TokenCredentialsProperties{Passwords: []*armcontainerregistry.TokenPassword{
-				{Name: to.Ptr(armcontainerregistry.TokenPasswordNamePassword1)}}},
-		}}, nil)
-	var tok armcontainerregistry.TokensClientCreateResponse
-	if err == nil {
-		tok, err = p.PollUntilDone(t.Context(), nil)
-	}
-	if err != nil {
-		t.Fatalf("create token %s: %v", name, err)
-	}
-	for _, pw := range tok.Properties.Credentials.Passwords {
-		if pw.Value != nil && *pw.Name == armcontainerregistry.TokenPasswordNamePassword1 {
-			return credential{user: name, password: *pw.Value}
-		}
-	}
-	t.Fatalf("token %s created without its password1", name)
-	return credential{}
+	password := testcloud.CreateToken(t, c.ACR(t, c.Owner).NewTokensClient(), c.Boot.ResourceGroup, registry, name,
+		c.RegistryID(registry)+"/scopeMaps/"+scopeMap)
+	return credential{user: name, password: password}
 }
 
 // managedIdentityRefreshToken creates a user-assigned managed identity attached to the

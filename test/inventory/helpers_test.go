@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
-	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/containerregistry/armcontainerregistry"
 	"github.com/opencontainers/go-digest"
 
 	"github.com/cerulean-registry/cerulean/connector"
@@ -354,26 +352,8 @@ func sortedTags(tags []string) []string {
 // _repositories_pull_metadata_read and returns its password1.
 func repositoryToken(t testing.TB, c *testcloud.Cloud, registry, name string) string {
 	t.Helper()
-	p, err := c.ACR(t, c.Owner).NewTokensClient().BeginCreate(t.Context(), c.Boot.ResourceGroup, registry, name,
-		armcontainerregistry.Token{Properties: &armcontainerregistry.TokenProperties{
-			ScopeMapID: to.Ptr(c.RegistryID(registry) + "/scopeMaps/_repositories_pull_metadata_read"),
-			Credentials: &armcontainerregistry.TokenCredentialsProperties{Passwords: []*armcontainerregistry.TokenPassword{
-				{Name: to.Ptr(armcontainerregistry.TokenPasswordNamePassword1)}}},
-		}}, nil)
-	var tok armcontainerregistry.TokensClientCreateResponse
-	if err == nil {
-		tok, err = p.PollUntilDone(t.Context(), nil)
-	}
-	if err != nil {
-		t.Fatalf("create token %s: %v", name, err)
-	}
-	for _, pw := range tok.Properties.Credentials.Passwords {
-		if pw.Value != nil && *pw.Name == armcontainerregistry.TokenPasswordNamePassword1 {
-			return *pw.Value
-		}
-	}
-	t.Fatalf("token %s created without its password1", name)
-	return ""
+	return testcloud.CreateToken(t, c.ACR(t, c.Owner).NewTokensClient(), c.Boot.ResourceGroup, registry, name,
+		c.RegistryID(registry)+"/scopeMaps/_repositories_pull_metadata_read")
 }
 
 // keyOf names a record for comparing runs: kind, repository and what identifies it.

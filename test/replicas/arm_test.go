@@ -62,26 +62,8 @@ func (m *management) registryID() string {
 // newToken creates a repository-scoped token on a scope map and returns its password1.
 func (m *management) newToken(t testing.TB, name, scopeMap string) string {
 	t.Helper()
-	p, err := m.acr.NewTokensClient().BeginCreate(t.Context(), m.boot.ResourceGroup, m.boot.RegistryName, name,
-		armcontainerregistry.Token{Properties: &armcontainerregistry.TokenProperties{
-			ScopeMapID: to.Ptr(m.registryID() + "/scopeMaps/" + scopeMap),
-			Credentials: &armcontainerregistry.TokenCredentialsProperties{Passwords: []*armcontainerregistry.TokenPassword{
-				{Name: to.Ptr(armcontainerregistry.TokenPasswordNamePassword1)}}},
-		}}, nil)
-	var tok armcontainerregistry.TokensClientCreateResponse
-	if err == nil {
-		tok, err = p.PollUntilDone(t.Context(), nil)
-	}
-	if err != nil {
-		t.Fatalf("create token %s: %v", name, err)
-	}
-	for _, pw := range tok.Properties.Credentials.Passwords {
-		if pw.Value != nil && *pw.Name == armcontainerregistry.TokenPasswordNamePassword1 {
-			return *pw.Value
-		}
-	}
-	t.Fatalf("token %s created without its password1", name)
-	return ""
+	return testcloud.CreateToken(t, m.acr.NewTokensClient(), m.boot.ResourceGroup, m.boot.RegistryName, name,
+		m.registryID()+"/scopeMaps/"+scopeMap)
 }
 
 // setTokenStatus enables or disables a token.
