@@ -44,16 +44,6 @@ func (r *runner) registry() endpoint {
 // HTTP/1.1, and pulling them, in rounds. Every push stores new bytes (a seed of its own),
 // so the server cannot find the blob already stored.
 func (r *runner) bigBlob(ctx context.Context) error {
-	n := r.opts.Rounds
-	hashStart := time.Now()
-	type roundBlobs struct{ post, patch, post1, patch1 blobSpec }
-	blobs := make([]roundBlobs, n)
-	for k := range blobs {
-		seed := func(i int) uint64 { return uint64(4*k + i + 1) }
-		size := r.opts.BigBlob
-		blobs[k] = roundBlobs{newBlobSpec(seed(0), size), newBlobSpec(seed(1), size), newBlobSpec(seed(2), size), newBlobSpec(seed(3), size)}
-	}
-	fmt.Fprintf(r.out, "(generated and hashed %d × %s in %s)\n", 4*n, mib(r.opts.BigBlob), time.Since(hashStart).Round(time.Millisecond))
 	c2, err := r.bigBlobClient(ctx, true)
 	if err != nil {
 		return err
@@ -67,42 +57,63 @@ func (r *runner) bigBlob(ctx context.Context) error {
 		return err
 	}
 	defer c1.close()
-	post := func(c *client) func(blobSpec) error {
-		return func(b blobSpec) error { return c.pushBlob(ctx, repoBig, b.digest, b.size, b.reader()) }
+	pushes := []*pushRow{
+		{name: "blob push, one POST", short: "POST", client: c2},
+		{name: "blob push, 64 MiB PATCHes", short: "PATCHes", client: c2, chunked: true},
+		{name: "blob push, one POST, HTTP/1.1", short: "POST/1.1", client: c1},
+		{name: "blob push, 64 MiB PATCHes, HTTP/1.1", short: "PATCHes/1.1", client: c1, chunked: true},
 	}
-	patch := func(c *client) func(blobSpec) error {
-		return func(b blobSpec) error {
-			return c.pushBlobChunked(ctx, repoBig, b.digest, b.size, chunkSize, b.reader())
+	const pulled = 1 // the pull rows fetch what this push row stored in the round
+
+	n := r.opts.Rounds
+	hashStart := time.Now()
+	blobs := make([][]blobSpec, n) // by round, then by push row
+	for k := range blobs {
+		for i := range pushes {
+			blobs[k] = append(blobs[k], newBlobSpec(uint64(k*len(pushes)+i+1), r.opts.BigBlob))
 		}
 	}
-	var post2s, patch2s, post1s, patch1s, pull2s, pull1s series
-	for k, b := range blobs {
-		for _, p := range []struct {
-			blob blobSpec
-			s    *series
-			push func(blobSpec) error
-		}{{b.post, &post2s, post(c2)}, {b.patch, &patch2s, patch(c2)}, {b.post1, &post1s, post(c1)}, {b.patch1, &patch1s, patch(c1)}} {
-			if err := r.pushBigBlob(p.blob, p.s, p.push); err != nil {
+	fmt.Fprintf(r.out, "(generated and hashed %d × %s in %s)\n", n*len(pushes), mib(r.opts.BigBlob), time.Since(hashStart).Round(time.Millisecond))
+
+	var pull2, pull1 series
+	for k := range n {
+		var figs []roundFigure
+		for i, p := range pushes {
+			if err := r.pushBigBlob(blobs[k][i], &p.s, func(b blobSpec) error { return p.push(ctx, b) }); err != nil {
 				return err
 			}
+			figs = append(figs, roundFigure{p.short, &p.s})
 		}
-		if err := r.pullBigBlob(ctx, b.patch, true, &pull2s); err != nil {
+		if err := r.pullBigBlob(ctx, blobs[k][pulled], true, &pull2); err != nil {
 			return err
 		}
-		if err := r.pullBigBlob(ctx, b.patch, false, &pull1s); err != nil {
+		if err := r.pullBigBlob(ctx, blobs[k][pulled], false, &pull1); err != nil {
 			return err
 		}
-		printRound(r.out, k, n, "MiB/s", roundFigure{"POST", &post2s}, roundFigure{"PATCHes", &patch2s},
-			roundFigure{"POST/1.1", &post1s}, roundFigure{"PATCHes/1.1", &patch1s},
-			roundFigure{"pull", &pull2s}, roundFigure{"pull/1.1", &pull1s})
+		printRound(r.out, k, n, "MiB/s", append(figs, roundFigure{"pull", &pull2}, roundFigure{"pull/1.1", &pull1})...)
 	}
-	r.add(result("blob push, one POST", "MiB/s", baselineWrite, "distribution ~400 MiB/s", post2s))
-	r.add(result("blob push, 64 MiB PATCHes", "MiB/s", baselineWrite, "distribution ~400 MiB/s", patch2s))
-	r.add(result("blob push, one POST, HTTP/1.1", "MiB/s", baselineWrite, "distribution ~400 MiB/s", post1s))
-	r.add(result("blob push, 64 MiB PATCHes, HTTP/1.1", "MiB/s", baselineWrite, "distribution ~400 MiB/s", patch1s))
-	r.add(result("blob pull", "MiB/s", baselineFileServer, "distribution ~800 MiB/s", pull2s))
-	r.add(result("blob pull, HTTP/1.1", "MiB/s", baselineFileServer, "distribution ~800 MiB/s", pull1s))
+	for _, p := range pushes {
+		r.add(result(p.name, "MiB/s", baselineWrite, "distribution ~400 MiB/s", p.s))
+	}
+	r.add(result("blob pull", "MiB/s", baselineFileServer, "distribution ~800 MiB/s", pull2))
+	r.add(result("blob pull, HTTP/1.1", "MiB/s", baselineFileServer, "distribution ~800 MiB/s", pull1))
 	return nil
+}
+
+// pushRow is one push row of the big-blob phase: its name in the table and in the
+// rounds' lines, how it pushes, and its figures.
+type pushRow struct {
+	name, short string
+	client      *client
+	chunked     bool // 64 MiB PATCHes; one POST otherwise
+	s           series
+}
+
+func (p *pushRow) push(ctx context.Context, b blobSpec) error {
+	if p.chunked {
+		return p.client.pushBlobChunked(ctx, repoBig, b.digest, b.size, chunkSize, b.reader())
+	}
+	return p.client.pushBlob(ctx, repoBig, b.digest, b.size, b.reader())
 }
 
 // bigBlobClient is a signed-in client of the registry for the big-blob rows, speaking
